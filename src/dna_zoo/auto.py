@@ -1,0 +1,40 @@
+"""Every AutoConfig / AutoModel* / AutoTokenizer registration of dna_zoo, in one place."""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
+
+from .models import (
+    NucleotideTransformerConfig,
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerForSequenceClassification,
+    NucleotideTransformerForTokenClassification,
+    NucleotideTransformerModel,
+    NucleotideTransformerTokenizer,
+)
+
+FAMILIES = {
+    NucleotideTransformerConfig: {
+        AutoModel: NucleotideTransformerModel,
+        AutoModelForMaskedLM: NucleotideTransformerForMaskedLM,
+        AutoModelForSequenceClassification: NucleotideTransformerForSequenceClassification,
+        AutoModelForTokenClassification: NucleotideTransformerForTokenClassification,
+        AutoTokenizer: NucleotideTransformerTokenizer,
+    },
+}
+
+
+def register_all() -> None:
+    """Register every family; safe to call more than once."""
+    for config_class, classes in FAMILIES.items():
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+        for auto_class, cls in classes.items():
+            if auto_class is AutoTokenizer:
+                AutoTokenizer.register(config_class, fast_tokenizer_class=cls, exist_ok=True)
+            else:
+                auto_class.register(config_class, cls, exist_ok=True)

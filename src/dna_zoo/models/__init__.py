@@ -1,0 +1,11 @@
+"""Model, config and tokenizer files. Flat on purpose: each file can travel to the Hub as remote code."""
+
+from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .modeling_nucleotide_transformer import (
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerForSequenceClassification,
+    NucleotideTransformerForTokenClassification,
+    NucleotideTransformerModel,
+)
+from .pretrained import CheckpointKeyError
+from .tokenization_dna import InvalidSequenceError, NucleotideTransformerTokenizer
