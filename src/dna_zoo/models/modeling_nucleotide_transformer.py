@@ -95,8 +95,11 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
 
 
 def _esm_key_mapping(mlp_in: str) -> dict[str, str]:
+    """ESM layout -> dna_zoo names. transformers 5 saves ESM LayerNorms as gamma/beta, the Hub has weight/bias."""
     layer = r"^esm\.encoder\.layer\.(\d+)\."
     return {
+        r"LayerNorm\.gamma$": "LayerNorm.weight",
+        r"LayerNorm\.beta$": "LayerNorm.bias",
         r"^esm\.embeddings\.": "model.embeddings.",
         layer + r"attention\.LayerNorm\.": r"model.layers.\1.attention_norm.",
         layer + r"attention\.self\.query\.": r"model.layers.\1.attention.q_proj.",
@@ -115,23 +118,19 @@ class NucleotideTransformerPreTrainedModel(DNAPreTrainedModel):
     config: NucleotideTransformerConfig
     base_model_prefix = "model"
     head_prefixes = ("lm_head.", "classifier.")
+    # In published checkpoints but never used: the ESM contact head and per-layer rotary frequencies.
+    _keys_to_ignore_on_load_unexpected = [r"contact_head\.", r"rotary_embeddings\.inv_freq", r"embeddings\.position_ids"]
     supports_gradient_checkpointing = True
     _no_split_modules = ["NucleotideTransformerLayer"]
     _supports_sdpa = True
     _supports_attention_backend = True
 
     @classmethod
-    def original_layout(cls, raw_config: dict):
+    def original_key_mapping(cls, raw_config: dict) -> dict[str, str] | None:
         fields = config_from_original(raw_config)
         if fields is None:
             return None
-        mapping = _esm_key_mapping("up_proj" if fields["mlp_type"] == "gelu" else "gate_up_proj")
-        # Published checkpoints carry weights the model never uses: the ESM contact head, per-layer rotary
-        # frequencies, and in v2 a learned position table left over beside the rotary embeddings.
-        ignorable = [r"contact_head\.", r"rotary_embeddings\.inv_freq", r"embeddings\.position_ids"]
-        if fields["position_embedding_type"] == "rotary":
-            ignorable.append(r"embeddings\.position_embeddings\.")
-        return mapping, ignorable
+        return _esm_key_mapping("up_proj" if fields["mlp_type"] == "gelu" else "gate_up_proj")
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -166,6 +165,11 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
         )
         self.layers = nn.ModuleList(NucleotideTransformerLayer(config, i) for i in range(config.num_hidden_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        if self.rotary is not None:  # v2 checkpoints keep an unused learned position table
+            self._keys_to_ignore_on_load_unexpected = [
+                *self._keys_to_ignore_on_load_unexpected,
+                r"embeddings\.position_embeddings\.",
+            ]
         self.gradient_checkpointing = False
         self.post_init()
 
