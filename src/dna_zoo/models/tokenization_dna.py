@@ -148,15 +148,16 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         self.k = k
         self._setup_input_policy(iupac)
 
-        self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=unk_token))
+        unk, cls = str(unk_token), str(cls_token)  # AddedToken objects on reload
+        self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=unk))
         # Leftmost-first regex: a k-mer of ACGT where one starts, else a single character. This is exactly
         # "split on N, cut each piece into k-mers from the left, leftovers as single bases".
         self._tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
         self._tokenizer.decoder = decoders.Fuse()
         self._tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{cls_token}:0 $A:0",
-            pair=f"{cls_token}:0 $A:0 $B:1",
-            special_tokens=[(cls_token, vocab[cls_token])],
+            single=f"{cls}:0 $A:0",
+            pair=f"{cls}:0 $A:0 $B:1",
+            special_tokens=[(cls, vocab[cls])],
         )
         kwargs.setdefault("model_max_length", 1000 if layout == "v1" else 2048)
         super().__init__(

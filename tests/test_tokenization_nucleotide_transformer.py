@@ -1,0 +1,138 @@
+import random
+
+import pytest
+from transformers import AutoTokenizer, EsmTokenizer
+
+from dna_zoo import InvalidSequenceError, NucleotideTransformerConfig, NucleotideTransformerTokenizer
+from dna_zoo.models.tokenization_dna import kmer_vocabulary
+
+
+def esm_reference(tmp_path, layout):
+    """transformers' EsmTokenizer on the published vocabulary file: the reference for ids (no <eos> appended)."""
+    vocab_file = tmp_path / f"vocab-{layout}.txt"
+    vocab_file.write_text("\n".join(kmer_vocabulary(layout)))
+    return EsmTokenizer(str(vocab_file), eos_token=None)
+
+
+def sequences_to_compare():
+    rng = random.Random(0)
+    seqs = ["".join(rng.choice("ACGT") for _ in range(n)) for n in range(1, 51)]  # every length 1..50
+    for _ in range(40):  # N runs of every size at random places, leftovers before and after them
+        bases = [rng.choice("ACGT") for _ in range(rng.randint(1, 60))]
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(bases))
+            bases[at:at] = ["N"] * rng.randint(1, 12)
+        seqs.append("".join(bases))
+    seqs += ["N", "NNNNNN", "ATTCCGATTCCGATTCCGACGTACGTNACGT", "ACGTACN" * 5]
+    return seqs
+
+
+@pytest.mark.parametrize("layout", ["v2", "v1"])
+def test_ids_match_esm_tokenizer(tmp_path, layout):
+    reference = esm_reference(tmp_path, layout)
+    tokenizer = NucleotideTransformerTokenizer(layout=layout)
+    for seq in sequences_to_compare():
+        assert tokenizer(seq)["input_ids"] == reference(seq)["input_ids"], seq
+    batch = sequences_to_compare()
+    assert tokenizer(batch)["input_ids"] == reference(batch)["input_ids"]
+
+
+def test_documented_example():
+    tokenizer = NucleotideTransformerTokenizer()
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("ATTCCGATTCCGATTCCGACGTACGTNACGT")["input_ids"])
+    assert tokens == ["<cls>", "ATTCCG", "ATTCCG", "ATTCCG", "ACGTAC", "G", "T", "N", "A", "C", "G", "T"]
+
+
+@pytest.mark.parametrize(
+    "layout,specials,first_kmer,bases",
+    [
+        ("v2", {"<unk>": 0, "<pad>": 1, "<mask>": 2, "<cls>": 3, "<eos>": 4, "<bos>": 5}, 6, 4102),
+        ("v1", {"<unk>": 0, "<pad>": 1, "<mask>": 2, "<cls>": 3, "<eos>": 4105, "<bos>": 4106}, 4, 4100),
+    ],
+)
+def test_id_layouts(layout, specials, first_kmer, bases):
+    vocab = NucleotideTransformerTokenizer(layout=layout).get_vocab()
+    assert {k: vocab[k] for k in specials} == specials
+    assert [vocab[k] for k in ("AAAAAA", "AAAAAT", "AAAAAC", "AAAAAG", "AAAATA")] == list(range(first_kmer, first_kmer + 5))
+    assert [vocab[b] for b in "ATCGN"] == list(range(bases, bases + 5))
+    assert len(vocab) == 4107
+
+
+def test_default_is_v2_and_matches_the_default_config():
+    tokenizer = NucleotideTransformerTokenizer()
+    assert tokenizer.layout == "v2" and len(tokenizer) == NucleotideTransformerConfig().vocab_size
+    assert tokenizer.pad_token_id == 1 and tokenizer.mask_token_id == 2 and tokenizer.cls_token_id == 3
+
+
+def test_lowercase_is_upper_cased_not_unknown():
+    tokenizer = NucleotideTransformerTokenizer()
+    assert tokenizer("acgtacGGnt")["input_ids"] == tokenizer("ACGTACGGNT")["input_ids"]
+    assert tokenizer.unk_token_id not in tokenizer("acgtacggnt")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    "batch,index,position,char",
+    [(["ACGTAC", "ACGTXC"], 1, 4, "X"), (["ACG TAC"], 0, 3, " "), (["ACGU"], 0, 3, "U"), (["acgt\nacgt"], 0, 4, "\n")],
+)
+def test_bad_character_error_names_sequence_position_and_character(batch, index, position, char):
+    tokenizer = NucleotideTransformerTokenizer()
+    with pytest.raises(InvalidSequenceError) as error:
+        tokenizer(batch)
+    message = str(error.value)
+    assert f"sequence {index}" in message and f"position {position}" in message and repr(char) in message
+
+
+def test_iupac_codes_are_errors_by_default_or_n_by_option():
+    with pytest.raises(InvalidSequenceError, match="IUPAC"):
+        NucleotideTransformerTokenizer()("ACGTRYACGT")
+    tokenizer = NucleotideTransformerTokenizer(iupac="n")
+    assert tokenizer("ACGTRYacgtky")["input_ids"] == tokenizer("ACGTNNACGTNN")["input_ids"]
+
+
+def test_special_tokens_in_text_are_kept():
+    tokenizer = NucleotideTransformerTokenizer()
+    tokens = tokenizer.tokenize("ACGTAC<mask>acgtac")
+    assert tokens == ["ACGTAC", "<mask>", "ACGTAC"]
+
+
+def test_offsets_cover_each_base_once():
+    tokenizer = NucleotideTransformerTokenizer()
+    seq = "ACGTACGTNNACGTACGTACGTA"
+    encoding = tokenizer(seq, return_offsets_mapping=True, add_special_tokens=False)
+    covered = [i for start, end in encoding["offset_mapping"] for i in range(start, end)]
+    assert covered == list(range(len(seq)))
+    for (start, end), token in zip(encoding["offset_mapping"], tokenizer.convert_ids_to_tokens(encoding["input_ids"])):
+        assert seq[start:end] == token
+
+
+def test_decode_gives_the_sequence_back():
+    tokenizer = NucleotideTransformerTokenizer()
+    seq = "ACGTACGTNNACGTACGTACGTA"
+    assert tokenizer.decode(tokenizer(seq)["input_ids"], skip_special_tokens=True) == seq
+
+
+@pytest.mark.parametrize("layout", ["v2", "v1"])
+def test_save_and_auto_tokenizer_round_trip(tmp_path, layout):
+    tokenizer = NucleotideTransformerTokenizer(layout=layout, iupac="n")
+    tokenizer.save_pretrained(tmp_path)
+    for loaded in (NucleotideTransformerTokenizer.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):
+        assert type(loaded) is NucleotideTransformerTokenizer
+        assert loaded.layout == layout and loaded.iupac == "n"
+        assert loaded.get_vocab() == tokenizer.get_vocab()
+        for seq in sequences_to_compare()[:60] + ["acgtRY<mask>ACGTAC"]:
+            assert loaded(seq)["input_ids"] == tokenizer(seq)["input_ids"]
+
+
+def test_loads_a_published_vocab_file(tmp_path):
+    """A Hub directory of the original models ships vocab.txt (EsmTokenizer); it loads as ours."""
+    (tmp_path / "vocab.txt").write_text("\n".join(kmer_vocabulary("v1")))
+    tokenizer = NucleotideTransformerTokenizer.from_pretrained(tmp_path)
+    reference = esm_reference(tmp_path, "v1")
+    assert tokenizer("ACGTACGGNTT")["input_ids"] == reference("ACGTACGGNTT")["input_ids"]
+
+
+def test_padding_to_a_batch_tensor():
+    tokenizer = NucleotideTransformerTokenizer()
+    batch = tokenizer(["ACGTACGTACGTACGTAC", "A"], padding=True, return_tensors="pt")
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert batch["input_ids"][1, 2:].tolist() == [tokenizer.pad_token_id] * 2
