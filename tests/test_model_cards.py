@@ -1,0 +1,26 @@
+"""Model cards: front matter parses as Hub metadata, and the first Python snippet runs."""
+
+import re
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+
+CARDS = sorted((Path(__file__).resolve().parent.parent / "model_cards").glob("*.md"))
+
+
+def test_there_is_a_card_per_family():
+    assert {card.stem for card in CARDS} >= {"nucleotide_transformer"}
+
+
+@pytest.mark.parametrize("path", CARDS, ids=lambda p: p.stem)
+def test_front_matter_is_valid_hub_metadata(path):
+    data = ModelCard.load(path).data
+    assert data.license and data.library_name and data.pipeline_tag
+    assert {"biology", "genomics", "DNA"} <= set(data.tags)
+
+
+@pytest.mark.parametrize("path", CARDS, ids=lambda p: p.stem)
+def test_first_snippet_runs(path):
+    snippet = re.search(r"```python\n(.*?)```", path.read_text(), re.S).group(1)
+    exec(compile(snippet, str(path), "exec"), {})
