@@ -136,3 +136,67 @@ def test_padding_to_a_batch_tensor():
     batch = tokenizer(["ACGTACGTACGTACGTAC", "A"], padding=True, return_tensors="pt")
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
     assert batch["input_ids"][1, 2:].tolist() == [tokenizer.pad_token_id] * 2
+
+
+# ---------------------------------------------------------------- the vectorised path equals the Rust pipeline
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DNA = st.text(alphabet="ACGTNacgtn", max_size=80)
+
+
+def rust_only(layout="v2"):
+    tokenizer = NucleotideTransformerTokenizer(layout=layout)
+    tokenizer._standard_vocab = False  # disables the vectorised path
+    return tokenizer
+
+
+CALLS = [
+    {},
+    {"padding": True},
+    {"padding": "max_length", "max_length": 12},
+    {"padding": True, "pad_to_multiple_of": 8},
+    {"padding": True, "padding_side": "left"},
+    {"truncation": True, "max_length": 5},
+    {"truncation": True, "max_length": 5, "padding": True},
+    {"add_special_tokens": False, "padding": True},
+    {"padding": True, "return_tensors": "pt"},
+    {"padding": True, "return_tensors": "np"},
+    {"return_attention_mask": False},
+]
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "plain")
+@pytest.mark.parametrize("layout", ["v2", "v1"])
+def test_vectorised_path_equals_rust_pipeline(call, layout):
+    fast, slow = NucleotideTransformerTokenizer(layout=layout), rust_only(layout)
+    batches = [sequences_to_compare(), ["ACGT"], ["", "NNNN", "acgtacgtacgtA"]]
+    for batch in batches:
+        a, b = fast(batch, **call), slow(batch, **call)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert (a[key] == b[key]).all() if call.get("return_tensors") else a[key] == b[key], (key, batch)
+    single_call = {k: v for k, v in call.items() if k != "return_tensors"}
+    assert fast("ACGTACGTNNAC", **single_call) == slow("ACGTACGTNNAC", **single_call)
+
+
+def test_left_truncation_equals_rust_pipeline():
+    fast, slow = NucleotideTransformerTokenizer(), rust_only()
+    fast.truncation_side = slow.truncation_side = "left"
+    batch = sequences_to_compare()
+    assert fast(batch, truncation=True, max_length=4)["input_ids"] == slow(batch, truncation=True, max_length=4)["input_ids"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DNA, min_size=1, max_size=6))
+def test_properties_of_any_batch(batch):
+    tokenizer = NucleotideTransformerTokenizer()
+    ids = tokenizer(batch)["input_ids"]
+    assert ids == [tokenizer(seq)["input_ids"] for seq in batch]  # batch == one by one
+    assert ids == rust_only()(batch)["input_ids"]  # vectorised == Rust
+    for seq, row in zip(batch, ids):
+        assert all(0 <= i < len(tokenizer) for i in row) and tokenizer.unk_token_id not in row
+        assert tokenizer.decode(row, skip_special_tokens=True) == seq.upper()
+        spans = tokenizer(seq, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+        assert [i for start, end in spans for i in range(start, end)] == list(range(len(seq)))

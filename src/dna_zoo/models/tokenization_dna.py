@@ -6,15 +6,17 @@ The policy (shared by every dna_zoo tokenizer through `DNATokenizer`):
 - any other character raises `InvalidSequenceError` naming the sequence index, the position and the character;
 - special tokens written in the text (e.g. "<mask>") are kept as they are.
 
-This file travels to the Hub as remote code: it imports only transformers and tokenizers.
+This file travels to the Hub as remote code: it imports only torch, transformers and tokenizers.
 """
 
 import itertools
 import os
 import re
 
+import torch
 from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import WordLevel
+from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 IUPAC_AMBIGUITY_CODES = "RYSWKMBDHV"
@@ -82,7 +84,11 @@ class DNATokenizer(TokenizersBackend):
         ]
 
     def _encode_plus(self, text, text_pair=None, *args, **kwargs):
-        return super()._encode_plus(self._clean_batch(text), self._clean_batch(text_pair), *args, **kwargs)
+        return self._encode_cleaned(self._clean_batch(text), self._clean_batch(text_pair), *args, **kwargs)
+
+    def _encode_cleaned(self, text, text_pair=None, *args, **kwargs):
+        """Encode sequences the input policy has already cleaned (the Rust pipeline)."""
+        return super()._encode_plus(text, text_pair, *args, **kwargs)
 
 
 def kmer_vocabulary(layout: str = "v2", k: int = 6) -> list[str]:
@@ -98,6 +104,69 @@ def kmer_vocabulary(layout: str = "v2", k: int = 6) -> list[str]:
     if layout == "v1":
         return ["<unk>", "<pad>", "<mask>", "<cls>", *kmers, *bases, "<eos>", "<bos>"]
     raise ValueError(f"layout must be 'v1' or 'v2', got {layout!r}")
+
+
+_SEPARATOR = "|"
+# Byte -> base code in itertools.product("ATCG") order; N is 4, the sequence separator 5.
+_BASE_CODE = torch.full((256,), 5, dtype=torch.int32)
+for _code, _base in enumerate("ATCGN"):
+    _BASE_CODE[ord(_base)] = _code
+
+
+def kmer_token_ids(joined: str, k: int, first_kmer_id: int, first_base_id: int):
+    """Vectorised k-mer tokenization of cleaned sequences joined by "|" (and ended by one).
+
+    Returns (ids, sequence_index, rank) for every token, in order: the same tokens as the Rust pipeline
+    (k-mers from the left of each N-free run, leftover bases and each N alone), without <cls>.
+    """
+    codes = _BASE_CODE[torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).long()]  # (T,)
+    length = codes.numel()
+    index = torch.arange(length, dtype=torch.int32)
+    is_base = codes < 4
+    previous_break = torch.cummax(torch.where(is_base, -1, index), 0).values  # last non-base at or before i
+    next_break = torch.cummin(torch.where(is_base, length, index).flip(0), 0).values.flip(0)
+    offset = index - previous_break - 1  # position of a base within its N-free run
+    run_length = next_break - previous_break - 1
+    in_kmers = offset < run_length - run_length % k
+    kmer_start = is_base & in_kmers & (offset % k == 0)
+    single = (is_base & ~in_kmers) | (codes == 4)
+    positions = torch.nonzero(kmer_start | single).squeeze(1)  # (N_tokens,)
+
+    ids = first_base_id + codes[positions].long()
+    starts = kmer_start[positions]
+    kmer_positions = positions[starts]
+    value = torch.zeros_like(kmer_positions)
+    for j in range(k):
+        value = value * 4 + codes[kmer_positions + j].long()
+    ids[starts] = first_kmer_id + value
+
+    separators = (codes == 5).int()
+    sequence_index = (torch.cumsum(separators, 0, dtype=torch.long) - separators)[positions]
+    counts = torch.bincount(sequence_index, minlength=int(separators.sum()))
+    rank = torch.arange(positions.numel()) - (torch.cumsum(counts, 0) - counts)[sequence_index]
+    return ids, sequence_index, rank, counts
+
+
+# Options of a tokenizer call the vectorised path handles (any other value goes through the Rust pipeline).
+_FAST_OPTIONS = {
+    "add_special_tokens": None,
+    "padding_strategy": None,
+    "truncation_strategy": (TruncationStrategy.DO_NOT_TRUNCATE, TruncationStrategy.LONGEST_FIRST, TruncationStrategy.ONLY_FIRST),
+    "max_length": None,
+    "stride": (0,),
+    "is_split_into_words": (False,),
+    "pad_to_multiple_of": None,
+    "padding_side": (None, "left", "right"),
+    "return_tensors": (None, "pt", "np"),
+    "return_token_type_ids": (None, False),
+    "return_attention_mask": (None, True, False),
+    "return_overflowing_tokens": (False,),
+    "return_special_tokens_mask": (False,),
+    "return_offsets_mapping": (False,),
+    "return_length": (False,),
+    "split_special_tokens": None,
+    "verbose": None,
+}
 
 
 def _read_vocab_file(path: str) -> dict[str, int]:
@@ -147,6 +216,8 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         self.layout = layout
         self.k = k
         self._setup_input_policy(iupac)
+        self._standard_vocab = vocab == {token: i for i, token in enumerate(kmer_vocabulary(layout, k))}
+        self._first_ids = (vocab.get("A" * k), vocab.get("A"))  # first k-mer and first single-base ids
 
         unk, cls = str(unk_token), str(cls_token)  # AddedToken objects on reload
         self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=unk))
@@ -172,6 +243,74 @@ class NucleotideTransformerTokenizer(DNATokenizer):
             bos_token=bos_token,
             **kwargs,
         )
+
+    def _encode_cleaned(self, text, text_pair=None, *args, **kwargs):
+        """Plain calls (strings in; ids, attention mask, padding, truncation out) take a vectorised path with the
+        same ids; pairs, offsets, special-token masks and the like take the Rust pipeline."""
+        encoded = None
+        if self._standard_vocab and text_pair is None and not args:
+            encoded = self._encode_kmers(text, kwargs)
+        return encoded if encoded is not None else super()._encode_cleaned(text, text_pair, *args, **kwargs)
+
+    def _encode_kmers(self, text, options: dict) -> BatchEncoding | None:
+        batched = not isinstance(text, str)
+        texts = list(text) if batched else [text]
+        if not texts or not all(isinstance(t, str) for t in texts):
+            return None
+        if any(key not in _FAST_OPTIONS or (_FAST_OPTIONS[key] and value not in _FAST_OPTIONS[key]) for key, value in options.items()):
+            return None
+        joined = _SEPARATOR.join(texts) + _SEPARATOR
+        if self._special_token_pattern().search(joined):
+            return None
+        ids, sequence, rank, counts = kmer_token_ids(joined, self.k, *self._first_ids)
+
+        specials = 1 if options.get("add_special_tokens", True) else 0
+        max_length = options.get("max_length")
+        truncate = options.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != TruncationStrategy.DO_NOT_TRUNCATE
+        if truncate and max_length is not None:
+            limit = max(max_length - specials, 0)
+            if self.truncation_side == "left":
+                drop = (counts - limit).clamp(min=0)[sequence]
+                keep = rank >= drop
+                rank = rank - drop
+            else:
+                keep = rank < limit
+            ids, sequence, rank = ids[keep], sequence[keep], rank[keep]
+            counts = counts.clamp(max=limit)
+        lengths = counts + specials  # (B,)
+        longest = int(lengths.max())
+        if not truncate or max_length is None:
+            self._eventual_warn_about_too_long_sequence(range(longest), max_length, options.get("verbose", True))
+
+        # Each row is padded up to the target (rows already longer stay as they are, as in `tokenizers`).
+        padding = options.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
+        padded = lengths
+        if padding != PaddingStrategy.DO_NOT_PAD:
+            target = max_length if padding == PaddingStrategy.MAX_LENGTH and max_length is not None else longest
+            multiple = options.get("pad_to_multiple_of")
+            target = -(-target // multiple) * multiple if multiple else target
+            padded = lengths.clamp(min=target)
+        width = int(padded.max())
+        pad_left = (options.get("padding_side") or self.padding_side) == "left"
+        start = padded - lengths if pad_left else torch.zeros_like(lengths)  # (B,) first real column of each row
+        input_ids = torch.full((len(texts), width), self.pad_token_id, dtype=torch.long)
+        input_ids[sequence, start[sequence] + rank + specials] = ids
+        if specials:
+            input_ids[torch.arange(len(texts)), start] = self.cls_token_id
+        columns = torch.arange(width)
+        attention_mask = ((columns >= start[:, None]) & (columns < (start + lengths)[:, None])).long()
+
+        data = {"input_ids": input_ids}
+        if options.get("return_attention_mask") is not False and "attention_mask" in self.model_input_names:
+            data["attention_mask"] = attention_mask
+        return_tensors = options.get("return_tensors")
+        ragged = bool((padded != width).any())
+        if return_tensors is not None:
+            if ragged:
+                return None  # the Rust path raises transformers' own error for ragged tensors
+            return BatchEncoding(data, tensor_type=return_tensors)
+        rows = {key: [row[:n] for row, n in zip(value.tolist(), padded.tolist())] for key, value in data.items()}
+        return BatchEncoding(rows if batched else {key: value[0] for key, value in rows.items()})
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
         """Also write `vocab.txt` (one token per line, by id), the file the published checkpoints ship."""

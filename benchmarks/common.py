@@ -1,0 +1,81 @@
+"""Measuring helpers shared by the benchmarks: interleaved timing and per-run peak memory.
+
+Timings interleave the implementations (A B A B ...) after a warm-up, so machine noise hits both alike; the
+median and the spread (min..max) are reported. Peak memory is the process's peak RSS during one run, above
+its RSS just before the run (Linux: the peak is reset through /proc/self/clear_refs), or CUDA's max
+allocated bytes on a GPU.
+"""
+
+import ctypes
+import gc
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+
+def _rss_kib(field_name: str) -> int:
+    with open("/proc/self/status") as status:
+        return int(re.search(rf"{field_name}:\s+(\d+)", status.read()).group(1))
+
+
+def _release_freed_memory() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def peak_memory_mib(fn, device: str = "cpu") -> float:
+    """Extra memory (MiB) at the peak of one call of fn, above what the process held before it."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    _release_freed_memory()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset the peak (VmHWM) to the current RSS
+    before = _rss_kib("VmRSS")
+    fn()
+    return (_rss_kib("VmHWM") - before) / 1024
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def spread(self) -> str:
+        return f"{min(self.seconds):.3f}..{max(self.seconds):.3f}"
+
+
+def interleaved_timings(fns: dict, repeats: int, warmup: int = 1, device: str = "cpu") -> dict[str, Timing]:
+    """Time each fn `repeats` times, alternating between them, after `warmup` untimed rounds."""
+    timings = {name: Timing(name) for name in fns}
+    for round_index in range(warmup + repeats):
+        for name, fn in fns.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if round_index >= warmup:
+                timings[name].seconds.append(time.perf_counter() - start)
+    return timings
+
+
+def target_line(label: str, value: float, target: float, higher_is_better: bool) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    sign = ">=" if higher_is_better else "<="
+    return f"{'PASS' if ok else 'FAIL'}  {label}: {value:.2f}x (target {sign} {target:.1f}x)"
