@@ -91,7 +91,10 @@ def model_benchmark(args) -> list[str]:
 
     tokens = args.batch * args.length
     lines = []
-    for workload, make, repeats in (("forward", forward, args.repeats), ("train step", train_step, max(2, args.repeats // 2))):
+    for workload, make, repeats in (
+        ("forward", forward, args.repeats),
+        ("train step", train_step, max(2, args.repeats // 2)),
+    ):
         for model in (reference, ours):
             model.train(workload == "train step")
         fns = {"EsmForMaskedLM": make(reference), "dna_zoo": make(ours)}
@@ -105,7 +108,9 @@ def model_benchmark(args) -> list[str]:
         speed = timings["EsmForMaskedLM"].median / timings["dna_zoo"].median
         memory_ratio = memory["dna_zoo"] / memory["EsmForMaskedLM"]
         lines.append(target_line(f"NT {workload} throughput vs EsmForMaskedLM", speed, 1.0, higher_is_better=True))
-        lines.append(target_line(f"NT {workload} peak memory vs EsmForMaskedLM", memory_ratio, 1.0, higher_is_better=False))
+        lines.append(
+            target_line(f"NT {workload} peak memory vs EsmForMaskedLM", memory_ratio, 1.0, higher_is_better=False)
+        )
     return lines
 
 
@@ -130,7 +135,8 @@ def tokenizer_benchmark(args) -> list[str]:
     timings = interleaved_timings(fns, repeats=args.repeats)
     bases = 6000 * len(sequences)
     for name, timing in timings.items():
-        print(f"tokenizer  {name:<15} median {timing.median:.4f}s (spread {timing.spread()})  {bases / timing.median / 1e6:.1f} Mbases/s")
+        rate = bases / timing.median / 1e6
+        print(f"tokenizer  {name:<15} median {timing.median:.4f}s (spread {timing.spread()})  {rate:.1f} Mbases/s")
     speed = timings["EsmTokenizer"].median / timings["dna_zoo"].median
     return [
         f"{'PASS' if identical else 'FAIL'}  tokenizer ids identical to EsmTokenizer on {len(sequences)} x 6 kb",
@@ -151,7 +157,9 @@ def main(argv=None):
     torch.set_grad_enabled(True)
     lines = [] if args.skip_model else model_benchmark(args)
     lines += tokenizer_benchmark(args)
-    print("\n".join(["", f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}", *lines]))
+    print(
+        "\n".join(["", f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}", *lines])
+    )
 
 
 if __name__ == "__main__":

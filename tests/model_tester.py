@@ -60,7 +60,10 @@ class FamilyModelTests:
             assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
             input_ids, attention_mask = self.make_batch(eager.config)
             torch.testing.assert_close(
-                _outputs(eager, input_ids, attention_mask), _outputs(sdpa, input_ids, attention_mask), atol=1e-5, rtol=1e-5
+                _outputs(eager, input_ids, attention_mask),
+                _outputs(sdpa, input_ids, attention_mask),
+                atol=1e-5,
+                rtol=1e-5,
             )
 
     def test_outputs_do_not_depend_on_padding(self):

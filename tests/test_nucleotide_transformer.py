@@ -2,6 +2,8 @@ import json
 
 import pytest
 import torch
+from model_tester import FamilyModelTests
+from reference_nt_v2 import random_v2_checkpoint, reference_logits
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModel,
@@ -21,8 +23,6 @@ from dna_zoo import (
     NucleotideTransformerModel,
     list_presets,
 )
-from model_tester import FamilyModelTests
-from reference_nt_v2 import random_v2_checkpoint, reference_logits
 
 PAD, MASK, CLS = 1, 2, 3
 
@@ -135,7 +135,9 @@ def test_v2_matches_independent_reference(tmp_path, safe):
     assert model.config.mlp_type == "swiglu" and not model.config.mlp_bias
     assert model.config.position_embedding_type == "rotary"
     input_ids, attention_mask = padded_batch(vocab_size=4107, masks=())
-    expected = reference_logits(weights, input_ids, attention_mask, config["num_hidden_layers"], config["num_attention_heads"])
+    expected = reference_logits(
+        weights, input_ids, attention_mask, config["num_hidden_layers"], config["num_attention_heads"]
+    )
     with torch.no_grad():
         actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
     real = attention_mask.bool()
@@ -296,7 +298,9 @@ def classifier(**config_overrides):
     return NucleotideTransformerForSequenceClassification(config)
 
 
-@pytest.mark.parametrize("labels", [torch.tensor([0.5, -1.0, 2.0]), torch.tensor([[0.5], [-1.0], [2.0]]), torch.tensor([1, 0, 2])])
+@pytest.mark.parametrize(
+    "labels", [torch.tensor([0.5, -1.0, 2.0]), torch.tensor([[0.5], [-1.0], [2.0]]), torch.tensor([1, 0, 2])]
+)
 def test_regression_with_one_label_accepts_every_label_shape(labels):
     model = classifier(num_labels=1)
     input_ids, attention_mask = padded_batch(4107)
@@ -315,7 +319,9 @@ def test_single_and_multi_label_losses():
     multi = classifier(num_labels=3, problem_type="multi_label_classification")
     targets = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 1]])
     out = multi(input_ids=input_ids, attention_mask=attention_mask, labels=targets)
-    torch.testing.assert_close(out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, targets.float()))
+    torch.testing.assert_close(
+        out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, targets.float())
+    )
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
@@ -335,7 +341,9 @@ def test_masked_lm_loss_honours_num_items_in_batch():
     labels = torch.full_like(input_ids, -100)
     labels[0, 3], labels[1, 4] = 100, 200
     mean = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
-    scaled = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, num_items_in_batch=torch.tensor(8)).loss
+    scaled = model(
+        input_ids=input_ids, attention_mask=attention_mask, labels=labels, num_items_in_batch=torch.tensor(8)
+    ).loss
     torch.testing.assert_close(scaled, mean * 2 / 8)
 
 

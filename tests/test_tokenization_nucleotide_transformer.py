@@ -53,7 +53,9 @@ def test_documented_example():
 def test_id_layouts(layout, specials, first_kmer, bases):
     vocab = NucleotideTransformerTokenizer(layout=layout).get_vocab()
     assert {k: vocab[k] for k in specials} == specials
-    assert [vocab[k] for k in ("AAAAAA", "AAAAAT", "AAAAAC", "AAAAAG", "AAAATA")] == list(range(first_kmer, first_kmer + 5))
+    assert [vocab[k] for k in ("AAAAAA", "AAAAAT", "AAAAAC", "AAAAAG", "AAAATA")] == list(
+        range(first_kmer, first_kmer + 5)
+    )
     assert [vocab[b] for b in "ATCGN"] == list(range(bases, bases + 5))
     assert len(vocab) == 4107
 
@@ -185,7 +187,10 @@ def test_left_truncation_equals_rust_pipeline():
     fast, slow = NucleotideTransformerTokenizer(), rust_only()
     fast.truncation_side = slow.truncation_side = "left"
     batch = sequences_to_compare()
-    assert fast(batch, truncation=True, max_length=4)["input_ids"] == slow(batch, truncation=True, max_length=4)["input_ids"]
+    assert (
+        fast(batch, truncation=True, max_length=4)["input_ids"]
+        == slow(batch, truncation=True, max_length=4)["input_ids"]
+    )
 
 
 @settings(max_examples=200, deadline=None)

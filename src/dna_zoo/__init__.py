@@ -5,30 +5,11 @@ Importing dna_zoo registers every family with AutoConfig, AutoModel* and AutoTok
 
 from .auto import register_all
 from .checkpoints import config_from_preset, list_presets
-from .models import (
-    CheckpointKeyError,
-    InvalidSequenceError,
-    NucleotideTransformerConfig,
-    NucleotideTransformerForMaskedLM,
-    NucleotideTransformerForSequenceClassification,
-    NucleotideTransformerForTokenClassification,
-    NucleotideTransformerModel,
-    NucleotideTransformerTokenizer,
-)
+from .models import *  # noqa: F403  (configs, models, tokenizers and errors: models.__all__)
+from .models import __all__ as _model_names
 
 register_all()
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CheckpointKeyError",
-    "InvalidSequenceError",
-    "NucleotideTransformerConfig",
-    "NucleotideTransformerForMaskedLM",
-    "NucleotideTransformerForSequenceClassification",
-    "NucleotideTransformerForTokenClassification",
-    "NucleotideTransformerModel",
-    "NucleotideTransformerTokenizer",
-    "config_from_preset",
-    "list_presets",
-]
+__all__ = [*_model_names, "config_from_preset", "list_presets"]

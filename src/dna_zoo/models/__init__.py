@@ -9,3 +9,14 @@ from .modeling_nucleotide_transformer import (
 )
 from .pretrained import CheckpointKeyError
 from .tokenization_dna import InvalidSequenceError, NucleotideTransformerTokenizer
+
+__all__ = [
+    "CheckpointKeyError",
+    "InvalidSequenceError",
+    "NucleotideTransformerConfig",
+    "NucleotideTransformerForMaskedLM",
+    "NucleotideTransformerForSequenceClassification",
+    "NucleotideTransformerForTokenClassification",
+    "NucleotideTransformerModel",
+    "NucleotideTransformerTokenizer",
+]

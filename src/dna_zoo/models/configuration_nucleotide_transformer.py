@@ -135,7 +135,9 @@ class NucleotideTransformerConfig(PreTrainedConfig):
         if position_embedding_type not in ("absolute", "rotary"):
             raise ValueError(f"position_embedding_type must be 'absolute' or 'rotary', got {position_embedding_type!r}")
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"
+            )
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

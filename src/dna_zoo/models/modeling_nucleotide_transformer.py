@@ -119,7 +119,11 @@ class NucleotideTransformerPreTrainedModel(DNAPreTrainedModel):
     base_model_prefix = "model"
     head_prefixes = ("lm_head.", "classifier.")
     # In published checkpoints but never used: the ESM contact head and per-layer rotary frequencies.
-    _keys_to_ignore_on_load_unexpected = [r"contact_head\.", r"rotary_embeddings\.inv_freq", r"embeddings\.position_ids"]
+    _keys_to_ignore_on_load_unexpected = [
+        r"contact_head\.",
+        r"rotary_embeddings\.inv_freq",
+        r"embeddings\.position_ids",
+    ]
     supports_gradient_checkpointing = True
     _no_split_modules = ["NucleotideTransformerLayer"]
     _supports_sdpa = True

@@ -65,7 +65,11 @@ class DNATokenizer(TokenizersBackend):
         bad = self._invalid.search(cleaned)
         if bad is not None:
             char = piece[bad.start()]
-            hint = " (an IUPAC ambiguity code: pass iupac='n' to read it as N)" if char.upper() in IUPAC_AMBIGUITY_CODES else ""
+            hint = (
+                " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
+                if char.upper() in IUPAC_AMBIGUITY_CODES
+                else ""
+            )
             raise InvalidSequenceError(
                 f"sequence {index}: invalid character {char!r} at position {offset + bad.start()}{hint}; "
                 f"allowed are {', '.join(self.alphabet)} in upper or lower case"
@@ -79,7 +83,9 @@ class DNATokenizer(TokenizersBackend):
         if isinstance(texts, str):
             return self.clean_sequence(texts, 0, special)
         return [
-            self.clean_sequence(t, i, special) if isinstance(t, str) else [self.clean_sequence(w, i, special) for w in t]
+            self.clean_sequence(t, i, special)
+            if isinstance(t, str)
+            else [self.clean_sequence(w, i, special) for w in t]
             for i, t in enumerate(texts)
         ]
 
@@ -116,8 +122,9 @@ for _code, _base in enumerate("ATCGN"):
 def kmer_token_ids(joined: str, k: int, first_kmer_id: int, first_base_id: int):
     """Vectorised k-mer tokenization of cleaned sequences joined by "|" (and ended by one).
 
-    Returns (ids, sequence_index, rank) for every token, in order: the same tokens as the Rust pipeline
-    (k-mers from the left of each N-free run, leftover bases and each N alone), without <cls>.
+    Returns, for every token in order, its id, the index of its sequence and its rank within that sequence,
+    plus the token count of each sequence. The tokens are those of the Rust pipeline (k-mers from the left of
+    each N-free run, leftover bases and each N alone), without <cls>.
     """
     codes = _BASE_CODE[torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).long()]  # (T,)
     length = codes.numel()
@@ -151,7 +158,11 @@ def kmer_token_ids(joined: str, k: int, first_kmer_id: int, first_base_id: int):
 _FAST_OPTIONS = {
     "add_special_tokens": None,
     "padding_strategy": None,
-    "truncation_strategy": (TruncationStrategy.DO_NOT_TRUNCATE, TruncationStrategy.LONGEST_FIRST, TruncationStrategy.ONLY_FIRST),
+    "truncation_strategy": (
+        TruncationStrategy.DO_NOT_TRUNCATE,
+        TruncationStrategy.LONGEST_FIRST,
+        TruncationStrategy.ONLY_FIRST,
+    ),
     "max_length": None,
     "stride": (0,),
     "is_split_into_words": (False,),
@@ -257,7 +268,10 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         texts = list(text) if batched else [text]
         if not texts or not all(isinstance(t, str) for t in texts):
             return None
-        if any(key not in _FAST_OPTIONS or (_FAST_OPTIONS[key] and value not in _FAST_OPTIONS[key]) for key, value in options.items()):
+        if any(
+            key not in _FAST_OPTIONS or (_FAST_OPTIONS[key] and value not in _FAST_OPTIONS[key])
+            for key, value in options.items()
+        ):
             return None
         joined = _SEPARATOR.join(texts) + _SEPARATOR
         if self._special_token_pattern().search(joined):
@@ -266,7 +280,9 @@ class NucleotideTransformerTokenizer(DNATokenizer):
 
         specials = 1 if options.get("add_special_tokens", True) else 0
         max_length = options.get("max_length")
-        truncate = options.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != TruncationStrategy.DO_NOT_TRUNCATE
+        truncate = (
+            options.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != TruncationStrategy.DO_NOT_TRUNCATE
+        )
         if truncate and max_length is not None:
             limit = max(max_length - specials, 0)
             if self.truncation_side == "left":
