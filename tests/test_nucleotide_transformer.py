@@ -278,7 +278,7 @@ def test_preset_sizes_are_near_their_names(name, published_millions):
 def test_presets_are_listed_and_unknown_names_rejected():
     names = list_presets()["nucleotide_transformer"]
     assert len([n for n in names if n.startswith("InstaDeepAI/")]) == 8 and "tiny" in names
-    with pytest.raises(KeyError, match="unknown Nucleotide Transformer preset"):
+    with pytest.raises(KeyError, match="unknown NucleotideTransformerConfig preset .nucleotide-transformer-9b."):
         NucleotideTransformerConfig.from_preset("nucleotide-transformer-9b")
 
 

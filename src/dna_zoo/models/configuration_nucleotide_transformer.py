@@ -1,9 +1,9 @@
 """Configuration of the Nucleotide Transformer family (InstaDeep), v1 and v2, with the published presets.
 
-This file travels to the Hub as remote code: it imports only transformers.
+This file travels to the Hub as remote code: it imports only transformers and its siblings.
 """
 
-from transformers import PreTrainedConfig
+from .pretrained import DNAConfig
 
 # Hidden size, layers, heads, FFN width of the published checkpoints (FACTS.md, section 1).
 _V1 = dict(
@@ -81,7 +81,7 @@ def config_from_original(raw: dict) -> dict | None:
     return fields
 
 
-class NucleotideTransformerConfig(PreTrainedConfig):
+class NucleotideTransformerConfig(DNAConfig):
     r"""Nucleotide Transformer, v1 and v2 (ESM layout, pre-LayerNorm encoder, masked LM).
 
     Args:
@@ -101,6 +101,8 @@ class NucleotideTransformerConfig(PreTrainedConfig):
         classifier_pooling: "mean" (over non-padding tokens, `<cls>` included, as in the NT paper), "cls" or "max".
     """
 
+    presets = PRESETS
+    config_from_original = staticmethod(config_from_original)
     model_type = "nucleotide_transformer"
 
     def __init__(
@@ -165,22 +167,6 @@ class NucleotideTransformerConfig(PreTrainedConfig):
     def max_tokens(self) -> int:
         """Longest input in tokens, `<cls>` included (1000 for v1, 2048 for v2)."""
         return self.max_position_embeddings - 2
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "NucleotideTransformerConfig":
-        """Config of a published checkpoint (its Hub id) or of `tiny` / `tiny-v1`; keyword arguments override fields."""
-        if name not in PRESETS:
-            raise KeyError(f"unknown Nucleotide Transformer preset {name!r}; known: {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
-
-    @classmethod
-    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
-        """Reads config.json; a published ESM / NT-v2 config is translated to this class's fields."""
-        config_dict, unused = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
-        translated = config_from_original(config_dict)
-        if translated is not None:
-            config_dict = {**translated, "model_type": cls.model_type}
-        return config_dict, unused
 
 
 __all__ = ["NucleotideTransformerConfig", "PRESETS", "config_from_original"]

@@ -13,12 +13,42 @@ from transformers import PreTrainedConfig, PreTrainedModel
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
 
 
+class DNAConfig(PreTrainedConfig):
+    """Base of every family's config: named presets, and translation of published config.json files on load.
+
+    Families set `presets` (name -> field values) and may override `config_from_original`.
+    """
+
+    presets = {}  # name -> field values (no annotation: configs are dataclasses in transformers 5)
+
+    @staticmethod
+    def config_from_original(raw: dict) -> dict | None:
+        """Fields of this config for a published (non-dna_zoo) config.json; None if `raw` is not one."""
+        return None
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides):
+        """Config of a preset (a published checkpoint's Hub id, or `tiny`); keyword arguments override fields."""
+        if name not in cls.presets:
+            raise KeyError(f"unknown {cls.__name__} preset {name!r}; known: {', '.join(cls.presets)}")
+        return cls(**{**cls.presets[name], **overrides})
+
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
+        """Reads config.json; a published layout's config is translated to this class's fields."""
+        config_dict, unused = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        translated = cls.config_from_original(config_dict)
+        if translated is not None:
+            config_dict = {**translated, "model_type": cls.model_type}
+        return config_dict, unused
+
+
 class CheckpointKeyError(ValueError):
     """A checkpoint's weights do not match the model: unknown keys, or backbone weights missing."""
 
 
 class DNAPreTrainedModel(PreTrainedModel):
-    """Families set `config_class`, `base_model_prefix`, `head_prefixes` and implement `original_key_mapping`.
+    """Families set `config_class`, `base_model_prefix`, `head_prefixes` and may implement `original_key_mapping`.
 
     Keys that published checkpoints carry but the model never uses go in `_keys_to_ignore_on_load_unexpected`.
     """
