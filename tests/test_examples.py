@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 
 import torch
-from reference_nt_v2 import random_v2_checkpoint
 from safetensors.torch import save_file
 
 from dna_zoo import NucleotideTransformerConfig, NucleotideTransformerModel, NucleotideTransformerTokenizer
+
+from reference_nt_v2 import random_v2_checkpoint
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -2,8 +2,6 @@ import json
 
 import pytest
 import torch
-from model_tester import FamilyModelTests
-from reference_nt_v2 import random_v2_checkpoint, reference_logits
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModel,
@@ -23,6 +21,9 @@ from dna_zoo import (
     NucleotideTransformerModel,
     list_presets,
 )
+
+from model_tester import FamilyModelTests
+from reference_nt_v2 import random_v2_checkpoint, reference_logits
 
 PAD, MASK, CLS = 1, 2, 3
 

@@ -3,6 +3,7 @@
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
@@ -10,6 +11,10 @@ from transformers import (
 )
 
 from .models import (
+    MistralDNAConfig,
+    MistralDNAForCausalLM,
+    MistralDNAForSequenceClassification,
+    MistralDNAModel,
     NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForSequenceClassification,
@@ -25,6 +30,11 @@ FAMILIES = {
         AutoModelForSequenceClassification: NucleotideTransformerForSequenceClassification,
         AutoModelForTokenClassification: NucleotideTransformerForTokenClassification,
         AutoTokenizer: NucleotideTransformerTokenizer,
+    },
+    MistralDNAConfig: {
+        AutoModel: MistralDNAModel,
+        AutoModelForCausalLM: MistralDNAForCausalLM,
+        AutoModelForSequenceClassification: MistralDNAForSequenceClassification,
     },
 }
 

@@ -1,10 +1,9 @@
 """Published presets of every family, by name (names of published checkpoints are their Hub ids)."""
 
 from .auto import FAMILIES
-from .models.configuration_nucleotide_transformer import PRESETS as NUCLEOTIDE_TRANSFORMER_PRESETS
 
-PRESETS = {"nucleotide_transformer": NUCLEOTIDE_TRANSFORMER_PRESETS}
 CONFIG_CLASSES = {config_class.model_type: config_class for config_class in FAMILIES}
+PRESETS = {family: config_class.presets for family, config_class in CONFIG_CLASSES.items()}
 
 
 def list_presets(family: str | None = None) -> dict[str, list[str]]:

@@ -1,6 +1,12 @@
 """Model, config and tokenizer files. Flat on purpose: each file can travel to the Hub as remote code."""
 
+from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .modeling_mistral_dna import (
+    MistralDNAForCausalLM,
+    MistralDNAForSequenceClassification,
+    MistralDNAModel,
+)
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForSequenceClassification,
@@ -12,6 +18,10 @@ from .tokenization_dna import InvalidSequenceError, NucleotideTransformerTokeniz
 
 __all__ = [
     "CheckpointKeyError",
+    "MistralDNAConfig",
+    "MistralDNAForCausalLM",
+    "MistralDNAForSequenceClassification",
+    "MistralDNAModel",
     "InvalidSequenceError",
     "NucleotideTransformerConfig",
     "NucleotideTransformerForMaskedLM",

@@ -92,3 +92,111 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
     if config.problem_type == "multi_label_classification":
         return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float().view_as(logits))
     raise ValueError(f"unknown problem_type {config.problem_type!r}")
+
+
+def grouped_linear(x: torch.Tensor, weight: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Per-group linear maps: x (N, in) sorted by group, weight (E, out, in), counts (E,) rows per group -> (N, out).
+
+    One grouped matrix multiply where torch has it for the device (CPU, any dtype; CUDA bf16 on Hopper or newer),
+    else one matmul per expert that received tokens (a per-expert loop, never a per-token one).
+    """
+    if hasattr(torch, "_grouped_mm") and (
+        x.device.type == "cpu"
+        or (
+            x.device.type == "cuda"
+            and x.dtype == torch.bfloat16
+            and torch.cuda.get_device_capability(x.device) >= (9, 0)
+        )
+    ):
+        return torch._grouped_mm(x, weight.transpose(1, 2), offs=counts.cumsum(0).to(torch.int32))
+    chunks = x.split(counts.tolist())
+    return torch.cat([chunk @ w.T for chunk, w in zip(chunks, weight) if chunk.shape[0]])
+
+
+class TopKRouter(nn.Module):
+    """Softmax router: top-k experts per token, their probabilities renormalised to sum to 1."""
+
+    def __init__(self, hidden_size: int, num_experts: int, top_k: int):
+        super().__init__()
+        self.top_k = top_k
+        self.weight = nn.Parameter(torch.empty(num_experts, hidden_size))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (T, H) -> router logits (T, E), routing weights (T, k) in float32, expert indices (T, k)."""
+        logits = nn.functional.linear(x, self.weight)
+        probs = logits.float().softmax(dim=-1)
+        weights, experts = probs.topk(self.top_k, dim=-1)
+        return logits, weights / weights.sum(dim=-1, keepdim=True), experts
+
+
+class SwiGLUExperts(nn.Module):
+    """E SwiGLU experts in fused tensors: gate_up_proj (E, 2I, H) whose first half is the gate, down_proj (E, H, I)."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, num_experts: int):
+        super().__init__()
+        self.num_experts = num_experts
+        self.gate_up_proj = nn.Parameter(torch.empty(num_experts, 2 * intermediate_size, hidden_size))
+        self.down_proj = nn.Parameter(torch.empty(num_experts, hidden_size, intermediate_size))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """x (T, H), weights and experts (T, k) -> sum over the k chosen experts of weight * expert(x), (T, H)."""
+        top_k = experts.shape[1]
+        flat_experts = experts.reshape(-1)  # (T * k,)
+        order = flat_experts.argsort(stable=True)  # token-expert pairs grouped by expert
+        token = order // top_k
+        counts = torch.bincount(flat_experts, minlength=self.num_experts)
+        gate, up = grouped_linear(x[token], self.gate_up_proj, counts).chunk(2, dim=-1)  # (T * k, I) each
+        out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts)  # (T * k, H)
+        out = out * weights.reshape(-1)[order, None].to(out.dtype)
+        return torch.zeros_like(x).index_add_(0, token, out)
+
+
+class SparseMoE(nn.Module):
+    """Mixture-of-experts feed-forward: router + experts; optional multiplicative jitter on the input in training."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.jitter_noise = config.router_jitter_noise
+        self.gate = TopKRouter(config.hidden_size, config.num_local_experts, config.num_experts_per_tok)
+        self.experts = SwiGLUExperts(config.hidden_size, config.intermediate_size, config.num_local_experts)
+
+    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L, H) -> output (B, L, H) and router logits (B * L, E)."""
+        batch, length, hidden = hidden_states.shape
+        if self.training and self.jitter_noise > 0:
+            noise = torch.empty_like(hidden_states).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+            hidden_states = hidden_states * noise
+        flat = hidden_states.reshape(-1, hidden)
+        logits, weights, experts = self.gate(flat)
+        return self.experts(flat, weights, experts).reshape(batch, length, hidden), logits
+
+
+def load_balancing_loss(
+    router_logits: tuple[torch.Tensor, ...], top_k: int, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Switch-Transformer load-balancing loss over all layers, padding tokens excluded.
+
+    router_logits: one (B * L, E) tensor per layer; attention_mask (B, L). E * sum_e f_e * P_e, where f_e is the
+    fraction of routing slots and P_e the mean router probability of expert e, both over real tokens of all layers.
+    """
+    num_experts = router_logits[0].shape[-1]
+    logits = torch.cat(router_logits, dim=0)  # (layers * B * L, E)
+    probs = logits.float().softmax(dim=-1)
+    chosen = nn.functional.one_hot(probs.topk(top_k, dim=-1).indices, num_experts).sum(1).float()  # (N, E)
+    if attention_mask is None:
+        keep = probs.new_ones(probs.shape[0], 1)
+    else:
+        keep = attention_mask.reshape(-1, 1).to(probs).repeat(len(router_logits), 1)  # (layers * B * L, 1)
+    total = keep.sum()
+    slots_per_expert = (chosen * keep).sum(0) / total
+    prob_per_expert = (probs * keep).sum(0) / total
+    return num_experts * (slots_per_expert * prob_per_expert).sum()
+
+
+def router_z_loss(router_logits: tuple[torch.Tensor, ...], attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """ST-MoE router z-loss: mean over real tokens and layers of logsumexp(router logits)^2."""
+    z = torch.cat(router_logits, dim=0).float().logsumexp(dim=-1).square()  # (layers * B * L,)
+    if attention_mask is None:
+        return z.mean()
+    keep = attention_mask.reshape(-1).to(z).repeat(len(router_logits))
+    return (z * keep).sum() / keep.sum()
