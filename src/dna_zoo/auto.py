@@ -15,6 +15,7 @@ from .models import (
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
     MistralDNAModel,
+    MistralDNATokenizer,
     NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForSequenceClassification,
@@ -35,6 +36,7 @@ FAMILIES = {
         AutoModel: MistralDNAModel,
         AutoModelForCausalLM: MistralDNAForCausalLM,
         AutoModelForSequenceClassification: MistralDNAForSequenceClassification,
+        AutoTokenizer: MistralDNATokenizer,
     },
 }
 

@@ -7,6 +7,10 @@ from transformers import AutoModel
 
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset
+from .data import fasta_chunks
+from .models import MistralDNATokenizer
+
+BPE_TOKENIZERS = {"mistral_dna": MistralDNATokenizer}
 
 
 def list_presets_table() -> list[tuple[str, str, int, int]]:
@@ -29,11 +33,31 @@ def presets_command(args) -> None:
         print(f"{family:<24} {name:<{width}} {params:>14,} {context:>17,}")
 
 
+def train_tokenizer_command(args) -> None:
+    tokenizer_class = BPE_TOKENIZERS[args.family]
+    tokenizer = tokenizer_class.train(
+        fasta_chunks(args.fasta, args.chunk_length), vocab_size=args.vocab_size, alphabet=args.alphabet
+    )
+    if args.out.endswith(".json"):
+        tokenizer.backend_tokenizer.save(args.out)
+    else:
+        tokenizer.save_pretrained(args.out)
+    print(f"trained a {len(tokenizer)}-token {tokenizer_class.__name__} on {', '.join(args.fasta)} -> {args.out}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
     presets = commands.add_parser("presets", help="list every preset with its size and context length")
     presets.set_defaults(run=presets_command)
+    train = commands.add_parser("train-tokenizer", help="train a BPE vocabulary on FASTA files")
+    train.add_argument("--family", choices=sorted(BPE_TOKENIZERS), default="mistral_dna")
+    train.add_argument("--fasta", nargs="+", required=True, help="FASTA files (plain, gzip or bgzip)")
+    train.add_argument("--vocab-size", type=int, default=4096)
+    train.add_argument("--alphabet", default="ACGTN", help="single bases always in the vocabulary")
+    train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
+    train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
+    train.set_defaults(run=train_tokenizer_command)
     args = parser.parse_args(argv)
     args.run(args)
 

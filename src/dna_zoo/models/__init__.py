@@ -14,7 +14,7 @@ from .modeling_nucleotide_transformer import (
     NucleotideTransformerModel,
 )
 from .pretrained import CheckpointKeyError
-from .tokenization_dna import InvalidSequenceError, NucleotideTransformerTokenizer
+from .tokenization_dna import InvalidSequenceError, MistralDNATokenizer, NucleotideTransformerTokenizer
 
 __all__ = [
     "CheckpointKeyError",
@@ -22,6 +22,7 @@ __all__ = [
     "MistralDNAForCausalLM",
     "MistralDNAForSequenceClassification",
     "MistralDNAModel",
+    "MistralDNATokenizer",
     "InvalidSequenceError",
     "NucleotideTransformerConfig",
     "NucleotideTransformerForMaskedLM",

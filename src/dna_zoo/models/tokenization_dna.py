@@ -10,12 +10,13 @@ This file travels to the Hub as remote code: it imports only torch, transformers
 """
 
 import itertools
+import json
 import os
 import re
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors
-from tokenizers.models import WordLevel
+from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors, trainers
+from tokenizers.models import BPE, WordLevel
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
@@ -65,11 +66,11 @@ class DNATokenizer(TokenizersBackend):
         bad = self._invalid.search(cleaned)
         if bad is not None:
             char = piece[bad.start()]
-            hint = (
-                " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
-                if char.upper() in IUPAC_AMBIGUITY_CODES
-                else ""
-            )
+            hint = ""
+            if bad.group() == "N":
+                hint = " (this tokenizer's vocabulary has no N)"
+            elif char.upper() in IUPAC_AMBIGUITY_CODES:
+                hint = " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
             raise InvalidSequenceError(
                 f"sequence {index}: invalid character {char!r} at position {offset + bad.start()}{hint}; "
                 f"allowed are {', '.join(self.alphabet)} in upper or lower case"
@@ -338,7 +339,110 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         return (path,)
 
 
+BERT_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+
+
+def train_dna_bpe(sequences, vocab_size: int, alphabet: str = "ACGTN", special_tokens=BERT_SPECIAL_TOKENS):
+    """Train a BPE vocabulary on DNA strings with the `tokenizers` trainer; returns (vocab, merges).
+
+    Ids: the special tokens first (in order), then the alphabet, then merges; no byte fallback, no prefixes.
+    """
+    tokenizer = Tokenizer(BPE(unk_token=special_tokens[0]))
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=list(alphabet),
+        limit_alphabet=len(alphabet),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(sequences, trainer)
+    model = json.loads(tokenizer.to_str())["model"]
+    return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+
+
+class DNABPETokenizer(DNATokenizer):
+    """Byte-pair encoding over DNA (Rust-backed), BERT template `[CLS] A [SEP]` (pairs `[CLS] A [SEP] B [SEP]`).
+
+    The alphabet is the set of single bases (among A C G T N) the vocabulary holds: a base outside it is an error,
+    not `[UNK]`. Subclasses set `default_vocabulary` (a tokenizer.json shipped beside this file, used when the
+    tokenizer is built with no vocabulary).
+    """
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+    model = BPE
+    default_vocabulary: str | None = None
+
+    def __init__(
+        self,
+        vocab: dict[str, int] | None = None,
+        merges: list[tuple[str, str]] | None = None,
+        iupac: str = "error",
+        unk_token: str = "[UNK]",
+        cls_token: str = "[CLS]",
+        sep_token: str = "[SEP]",
+        pad_token: str = "[PAD]",
+        mask_token: str = "[MASK]",
+        **kwargs,
+    ):
+        if vocab is None:
+            vocab, merges = self._read_default_vocabulary()
+        self.alphabet = "".join(base for base in "ACGTN" if base in vocab)
+        self._setup_input_policy(iupac)
+        unk, cls, sep = str(unk_token), str(cls_token), str(sep_token)
+        self._tokenizer = Tokenizer(BPE(vocab, merges or [], unk_token=unk))
+        self._tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        self._tokenizer.decoder = decoders.Fuse()
+        self._tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0",
+            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])],
+        )
+        super().__init__(
+            iupac=iupac,
+            unk_token=unk_token,
+            cls_token=cls_token,
+            sep_token=sep_token,
+            pad_token=pad_token,
+            mask_token=mask_token,
+            **kwargs,
+        )
+
+    @classmethod
+    def _read_default_vocabulary(cls):
+        if cls.default_vocabulary is None:
+            raise ValueError(f"{cls.__name__} needs a vocabulary: pass vocab/merges or use from_pretrained")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), cls.default_vocabulary)
+        with open(path, encoding="utf-8") as handle:
+            model = json.load(handle)["model"]
+        return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+
+    @classmethod
+    def train(cls, sequences, vocab_size: int = 4096, alphabet: str = "ACGTN", **kwargs):
+        """A new tokenizer with a BPE vocabulary trained on `sequences` (an iterable of DNA strings)."""
+        vocab, merges = train_dna_bpe(sequences, vocab_size, alphabet)
+        return cls(vocab=vocab, merges=merges, **kwargs)
+
+
+class MistralDNATokenizer(DNABPETokenizer):
+    """Mistral-DNA tokenizer: the DNABERT-2-style BPE ([UNK] [CLS] [SEP] [PAD] [MASK], then bases and merges).
+
+    `MistralDNATokenizer.from_pretrained(path)` reads a published tokenizer.json. With no arguments it loads
+    dna_zoo's own 4096-token vocabulary, trained with `dna-zoo train-tokenizer` on bacterial genomes (see the
+    model card); it is NOT the vocabulary of the published checkpoints.
+    """
+
+    default_vocabulary = "mistral_dna_bpe.json"
+
+    def __init__(self, *args, bos_token: str = "[CLS]", eos_token: str = "[SEP]", **kwargs):
+        super().__init__(*args, bos_token=bos_token, eos_token=eos_token, **kwargs)
+
+
 __all__ = [
+    "BERT_SPECIAL_TOKENS",
+    "DNABPETokenizer",
+    "MistralDNATokenizer",
+    "train_dna_bpe",
     "DNATokenizer",
     "InvalidSequenceError",
     "NucleotideTransformerTokenizer",

@@ -1,0 +1,28 @@
+"""Properties every dna_zoo tokenizer must have, on any DNA string (hypothesis)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dna_zoo import MistralDNATokenizer, NucleotideTransformerTokenizer
+
+TOKENIZERS = {
+    "nucleotide_transformer_v2": NucleotideTransformerTokenizer(),
+    "nucleotide_transformer_v1": NucleotideTransformerTokenizer(layout="v1"),
+    "mistral_dna": MistralDNATokenizer(),
+}
+DNA = st.text(alphabet="ACGTNacgtn", max_size=120)
+
+
+@pytest.mark.parametrize("name", TOKENIZERS)
+@settings(max_examples=150, deadline=None)
+@given(batch=st.lists(DNA, min_size=1, max_size=5))
+def test_tokenizer_properties(name, batch):
+    tokenizer = TOKENIZERS[name]
+    ids = tokenizer(batch)["input_ids"]
+    assert ids == [tokenizer(seq)["input_ids"] for seq in batch]  # batch == one by one
+    for seq, row in zip(batch, ids):
+        assert all(0 <= i < len(tokenizer) for i in row) and tokenizer.unk_token_id not in row
+        assert tokenizer.decode(row, skip_special_tokens=True) == seq.upper()  # decode(encode(s)) == s
+        spans = tokenizer(seq, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+        assert [i for start, end in spans for i in range(start, end)] == list(range(len(seq)))  # each base once
