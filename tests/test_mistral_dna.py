@@ -246,16 +246,25 @@ def test_jitter_noise_only_in_training():
         assert not torch.equal(model(input_ids=input_ids).logits, model(input_ids=input_ids).logits)
 
 
-def test_grouped_matmul_equals_per_expert_loop(monkeypatch):
+def test_grouped_and_expert_by_expert_paths_agree():
     torch.manual_seed(0)
-    x, weight = torch.randn(30, 8), torch.randn(4, 6, 8)
-    counts = torch.tensor([7, 0, 20, 3])
-    grouped = layers.grouped_linear(x, weight, counts)
-    monkeypatch.delattr(torch, "_grouped_mm", raising=False)
-    looped = layers.grouped_linear(x, weight, counts)
-    expected = torch.cat([x[:7] @ weight[0].T, x[7:27] @ weight[2].T, x[27:] @ weight[3].T])
-    torch.testing.assert_close(grouped, expected)
-    torch.testing.assert_close(looped, expected)
+    experts = layers.SwiGLUExperts(8, 12, num_experts=4)
+    for param in experts.parameters():
+        torch.nn.init.normal_(param, std=0.3)
+    x = torch.randn(30, 8)
+    weights = torch.rand(30, 2)
+    chosen = torch.stack([torch.zeros(30, dtype=torch.long), torch.randint(2, 4, (30,))], dim=1)  # expert 1 idle
+    order = chosen.reshape(-1).argsort(stable=True)
+    args = (x, order // 2, weights.reshape(-1)[order, None], torch.bincount(chosen.reshape(-1), minlength=4))
+    grouped = experts.grouped_forward(*args)
+    one_by_one = experts.expert_by_expert_forward(*args)
+    torch.testing.assert_close(grouped, one_by_one, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # inference takes the expert-by-expert path on CPU, training the grouped one
+        torch.testing.assert_close(experts(x, weights, chosen), one_by_one, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(experts(x, weights, chosen), grouped, atol=1e-5, rtol=1e-5)
+    unaligned = layers.SwiGLUExperts(8, 6, num_experts=4)  # 6 fp32 values = 24 bytes: no grouped kernel
+    assert layers.grouped_mm_usable(x, unaligned.gate_up_proj, unaligned.down_proj) is False
+    assert unaligned(x, weights, chosen).shape == (30, 8)
 
 
 def test_routing_sends_each_token_to_its_top_k_experts():

@@ -94,23 +94,21 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
     raise ValueError(f"unknown problem_type {config.problem_type!r}")
 
 
-def grouped_linear(x: torch.Tensor, weight: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Per-group linear maps: x (N, in) sorted by group, weight (E, out, in), counts (E,) rows per group -> (N, out).
+def grouped_mm_usable(x: torch.Tensor, *weights: torch.Tensor) -> bool:
+    """Whether torch has a grouped matrix multiply for x and these (E, out, in) weights: CPU (any dtype) or CUDA
+    bf16 on Hopper or newer, with every matrix dimension a multiple of 16 bytes (the kernel's stride rule)."""
+    if not hasattr(torch, "_grouped_mm"):
+        return False
+    if any(dim * x.element_size() % 16 for w in weights for dim in w.shape[1:]):
+        return False
+    if x.device.type == "cuda":
+        return x.dtype == torch.bfloat16 and torch.cuda.get_device_capability(x.device) >= (9, 0)
+    return x.device.type == "cpu"
 
-    One grouped matrix multiply where torch has it for the device (CPU, any dtype; CUDA bf16 on Hopper or newer),
-    else one matmul per expert that received tokens (a per-expert loop, never a per-token one).
-    """
-    if hasattr(torch, "_grouped_mm") and (
-        x.device.type == "cpu"
-        or (
-            x.device.type == "cuda"
-            and x.dtype == torch.bfloat16
-            and torch.cuda.get_device_capability(x.device) >= (9, 0)
-        )
-    ):
-        return torch._grouped_mm(x, weight.transpose(1, 2), offs=counts.cumsum(0).to(torch.int32))
-    chunks = x.split(counts.tolist())
-    return torch.cat([chunk @ w.T for chunk, w in zip(chunks, weight) if chunk.shape[0]])
+
+def grouped_linear(x: torch.Tensor, weight: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Per-group linear maps in one kernel: x (N, in) sorted by group, weight (E, out, in), counts (E,) -> (N, out)."""
+    return torch._grouped_mm(x, weight.transpose(1, 2), offs=counts.cumsum(0).to(torch.int32))
 
 
 class TopKRouter(nn.Module):
@@ -139,16 +137,36 @@ class SwiGLUExperts(nn.Module):
         self.down_proj = nn.Parameter(torch.empty(num_experts, hidden_size, intermediate_size))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
-        """x (T, H), weights and experts (T, k) -> sum over the k chosen experts of weight * expert(x), (T, H)."""
+        """x (T, H), weights and experts (T, k) -> sum over the k chosen experts of weight * expert(x), (T, H).
+
+        Token-expert pairs are sorted by expert. Training (and CUDA) runs all experts as one grouped multiply;
+        inference elsewhere runs one expert at a time, which on CPU was measured faster with a quarter of the
+        peak memory (benchmarks/README.md). Both give the same result.
+        """
         top_k = experts.shape[1]
         flat_experts = experts.reshape(-1)  # (T * k,)
         order = flat_experts.argsort(stable=True)  # token-expert pairs grouped by expert
         token = order // top_k
+        routed_weights = weights.reshape(-1)[order, None].to(x.dtype)  # (T * k, 1)
         counts = torch.bincount(flat_experts, minlength=self.num_experts)
+        grouped = grouped_mm_usable(x, self.gate_up_proj, self.down_proj)
+        if grouped and (torch.is_grad_enabled() or x.device.type == "cuda"):
+            return self.grouped_forward(x, token, routed_weights, counts)
+        return self.expert_by_expert_forward(x, token, routed_weights, counts)
+
+    def grouped_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
         gate, up = grouped_linear(x[token], self.gate_up_proj, counts).chunk(2, dim=-1)  # (T * k, I) each
-        out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts)  # (T * k, H)
-        out = out * weights.reshape(-1)[order, None].to(out.dtype)
+        out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts) * routed_weights  # (T * k, H)
         return torch.zeros_like(x).index_add_(0, token, out)
+
+    def expert_by_expert_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        sizes = counts.tolist()
+        for expert, (rows, row_weights) in enumerate(zip(token.split(sizes), routed_weights.split(sizes))):
+            if rows.numel():
+                gate, up = (x[rows] @ self.gate_up_proj[expert].T).chunk(2, dim=-1)
+                out.index_add_(0, rows, (nn.functional.silu(gate) * up) @ self.down_proj[expert].T * row_weights)
+        return out
 
 
 class SparseMoE(nn.Module):
