@@ -4,12 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dna_zoo import MistralDNATokenizer, NucleotideTransformerTokenizer
+from dna_zoo import MistralDNATokenizer, NucleotideTransformerTokenizer, TrinityDNATokenizer
 
 TOKENIZERS = {
     "nucleotide_transformer_v2": NucleotideTransformerTokenizer(),
     "nucleotide_transformer_v1": NucleotideTransformerTokenizer(layout="v1"),
     "mistral_dna": MistralDNATokenizer(),
+    "trinity_dna": TrinityDNATokenizer(),
 }
 DNA = st.text(alphabet="ACGTNacgtn", max_size=120)
 

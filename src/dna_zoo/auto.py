@@ -22,6 +22,12 @@ from .models import (
     NucleotideTransformerForTokenClassification,
     NucleotideTransformerModel,
     NucleotideTransformerTokenizer,
+    TrinityDNAConfig,
+    TrinityDNAForMaskedLM,
+    TrinityDNAForSequenceClassification,
+    TrinityDNAForTokenClassification,
+    TrinityDNAModel,
+    TrinityDNATokenizer,
 )
 
 FAMILIES = {
@@ -37,6 +43,13 @@ FAMILIES = {
         AutoModelForCausalLM: MistralDNAForCausalLM,
         AutoModelForSequenceClassification: MistralDNAForSequenceClassification,
         AutoTokenizer: MistralDNATokenizer,
+    },
+    TrinityDNAConfig: {
+        AutoModel: TrinityDNAModel,
+        AutoModelForMaskedLM: TrinityDNAForMaskedLM,
+        AutoModelForSequenceClassification: TrinityDNAForSequenceClassification,
+        AutoModelForTokenClassification: TrinityDNAForTokenClassification,
+        AutoTokenizer: TrinityDNATokenizer,
     },
 }
 

@@ -2,6 +2,7 @@
 
 from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
+from .configuration_trinity_dna import TrinityDNAConfig
 from .modeling_mistral_dna import (
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
@@ -13,8 +14,19 @@ from .modeling_nucleotide_transformer import (
     NucleotideTransformerForTokenClassification,
     NucleotideTransformerModel,
 )
+from .modeling_trinity_dna import (
+    TrinityDNAForMaskedLM,
+    TrinityDNAForSequenceClassification,
+    TrinityDNAForTokenClassification,
+    TrinityDNAModel,
+)
 from .pretrained import CheckpointKeyError
-from .tokenization_dna import InvalidSequenceError, MistralDNATokenizer, NucleotideTransformerTokenizer
+from .tokenization_dna import (
+    InvalidSequenceError,
+    MistralDNATokenizer,
+    NucleotideTransformerTokenizer,
+    TrinityDNATokenizer,
+)
 
 __all__ = [
     "CheckpointKeyError",
@@ -30,4 +42,10 @@ __all__ = [
     "NucleotideTransformerForTokenClassification",
     "NucleotideTransformerModel",
     "NucleotideTransformerTokenizer",
+    "TrinityDNAConfig",
+    "TrinityDNAForMaskedLM",
+    "TrinityDNAForSequenceClassification",
+    "TrinityDNAForTokenClassification",
+    "TrinityDNAModel",
+    "TrinityDNATokenizer",
 ]

@@ -117,11 +117,16 @@ class DNAAttention(nn.Module):
             query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
         if past_key_values is not None:
             key, value = past_key_values.update(key, value, self.layer_idx)
+        output, weights = self.attend(query, key, value, attention_mask, **kwargs)  # (B, L, H, D)
+        output = output.reshape(batch, length, -1)  # (B, L, H * D)
+        return self.o_proj(output), weights
 
+    def attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Full attention through transformers' interface (eager, sdpa, ...): (B, H, L, D) -> (B, L, H, D)."""
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        output, weights = attention_interface(
+        return attention_interface(
             self,
             query,
             key,
@@ -131,5 +136,72 @@ class DNAAttention(nn.Module):
             scaling=self.scaling,
             **kwargs,
         )
-        output = output.reshape(batch, length, -1)  # (B, L, H * D)
-        return self.o_proj(output), weights
+
+
+def window_block_size(window: int) -> int:
+    """Query block length for a window: half the window, at least 64 (fewer, larger kernels on short windows)."""
+    return max(64, window // 2)
+
+
+def sliding_window_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    radius: int,
+    key_valid: torch.Tensor | None,
+    scaling: float,
+    eager: bool = False,
+) -> torch.Tensor:
+    """Bidirectional band attention: query i attends key j when |i - j| <= radius (and key j is not padding).
+
+    query/key/value (B, H, L, D), key_valid (B, L) bool -> (B, H, L, D). Queries are processed in blocks, each
+    against the slice of keys its window can reach (a view, not a copy), so time and memory grow as L x radius,
+    not L^2. A query always sees itself, so no row is fully masked (padding queries give finite garbage).
+    """
+    length = query.shape[2]
+    block = window_block_size(2 * radius)
+    outputs = []
+    for start in range(0, length, block):
+        stop = min(start + block, length)
+        key_start, key_stop = max(0, start - radius), min(length, stop + radius)
+        query_pos = torch.arange(start, stop, device=query.device)[:, None]
+        key_pos = torch.arange(key_start, key_stop, device=query.device)[None, :]
+        allowed = (query_pos - key_pos).abs() <= radius  # (Lq, Lk)
+        if key_valid is not None:
+            allowed = allowed[None] & key_valid[:, None, key_start:key_stop]  # (B, Lq, Lk)
+            allowed = (allowed | (query_pos == key_pos))[:, None]  # (B, 1, Lq, Lk)
+        q, k, v = query[:, :, start:stop], key[:, :, key_start:key_stop], value[:, :, key_start:key_stop]
+        if eager:
+            scores = (q @ k.transpose(-1, -2)) * scaling
+            scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+            outputs.append(scores.softmax(-1, dtype=torch.float32).to(q.dtype) @ v)
+        else:
+            outputs.append(nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scaling))
+    return torch.cat(outputs, dim=2)
+
+
+class MultiWindowAttention(DNAAttention):
+    """Sliding multi-window attention: every head has its own bidirectional window (`config.head_windows`, one
+    width per head; a head of width w sees w // 2 tokens on each side). Heads of equal width run together.
+
+    Takes a 2D padding mask (B, L) instead of a 4D one; `attn_implementation="eager"` uses explicit softmax,
+    anything else torch's SDPA on each block.
+    """
+
+    def __init__(self, config, layer_idx: int = 0):
+        super().__init__(config, layer_idx, is_causal=False)
+        windows = list(config.head_windows)
+        if len(windows) != self.num_heads:
+            raise ValueError(f"head_windows has {len(windows)} entries for {self.num_heads} heads")
+        self.head_groups = {width: [h for h, w in enumerate(windows) if w == width] for width in sorted(set(windows))}
+
+    def attend(self, query, key, value, attention_mask, **kwargs):
+        key_valid = attention_mask.bool() if attention_mask is not None else None
+        eager = self.config._attn_implementation == "eager"
+        output = torch.empty_like(query)
+        for width, heads in self.head_groups.items():
+            index = torch.tensor(heads, device=query.device)
+            output[:, index] = sliding_window_attention(
+                query[:, index], key[:, index], value[:, index], width // 2, key_valid, self.scaling, eager
+            )
+        return output.transpose(1, 2), None

@@ -20,6 +20,8 @@ from tokenizers.models import BPE, WordLevel
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
+from .configuration_trinity_dna import COMPLEMENT, VOCABULARY
+
 IUPAC_AMBIGUITY_CODES = "RYSWKMBDHV"
 
 
@@ -438,7 +440,51 @@ class MistralDNATokenizer(DNABPETokenizer):
         super().__init__(*args, bos_token=bos_token, eos_token=eos_token, **kwargs)
 
 
+class TrinityDNATokenizer(DNATokenizer):
+    """Single-nucleotide tokenizer of TrinityDNA: one token per base (A C G T N), no special tokens added, so
+    token i is base i. `complement` maps each base to its complement for reverse-complement work.
+    """
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+    model = WordLevel
+    complement = dict(COMPLEMENT, N="N")
+
+    def __init__(
+        self,
+        vocab: dict[str, int] | None = None,
+        iupac: str = "error",
+        pad_token: str = "[PAD]",
+        unk_token: str = "[UNK]",
+        mask_token: str = "[MASK]",
+        cls_token: str = "[CLS]",
+        sep_token: str = "[SEP]",
+        **kwargs,
+    ):
+        vocab = vocab or {token: i for i, token in enumerate(VOCABULARY)}
+        self.alphabet = "".join(base for base in "ACGTN" if base in vocab)
+        self._setup_input_policy(iupac)
+        self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=str(unk_token)))
+        self._tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+        self._tokenizer.decoder = decoders.Fuse()
+        self._tokenizer.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1")
+        super().__init__(
+            iupac=iupac,
+            pad_token=pad_token,
+            unk_token=unk_token,
+            mask_token=mask_token,
+            cls_token=cls_token,
+            sep_token=sep_token,
+            **kwargs,
+        )
+
+    def reverse_complement(self, sequence: str) -> str:
+        """Reverse complement of a DNA string (cleaned by the input policy first)."""
+        return "".join(self.complement[base] for base in reversed(self.clean_sequence(sequence)))
+
+
 __all__ = [
+    "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",
     "DNABPETokenizer",
     "MistralDNATokenizer",
