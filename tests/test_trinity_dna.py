@@ -23,6 +23,7 @@ from dna_zoo import (
 )
 from dna_zoo.models.attention import MultiWindowAttention, RotaryEmbedding
 from dna_zoo.models.modeling_trinity_dna import GrooveFusion
+
 from model_tester import FamilyModelTests
 
 TOKENIZER = TrinityDNATokenizer()
@@ -128,10 +129,11 @@ def dense_band_reference(module, hidden, mask, cos_sin):
         for proj in (module.q_proj, module.k_proj, module.v_proj)
     )
     cos, sin = cos_sin
-    rotate = lambda x: (
-        x * cos.unsqueeze(1)
-        + torch.cat([-x[..., x.shape[-1] // 2 :], x[..., : x.shape[-1] // 2]], -1) * sin.unsqueeze(1)
-    )  # noqa: E731
+
+    def rotate(x):  # half-split rotary, written out independently of dna_zoo
+        half = x.shape[-1] // 2
+        return x * cos.unsqueeze(1) + torch.cat([-x[..., half:], x[..., :half]], -1) * sin.unsqueeze(1)
+
     q, k = rotate(q), rotate(k)
     positions = torch.arange(length)
     distance = (positions[:, None] - positions[None, :]).abs()
