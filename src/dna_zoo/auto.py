@@ -11,6 +11,11 @@ from transformers import (
 )
 
 from .models import (
+    GenaLMConfig,
+    GenaLMForMaskedLM,
+    GenaLMForSequenceClassification,
+    GenaLMForTokenClassification,
+    GenaLMModel,
     MistralDNAConfig,
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
@@ -31,6 +36,12 @@ from .models import (
 )
 
 FAMILIES = {
+    GenaLMConfig: {
+        AutoModel: GenaLMModel,
+        AutoModelForMaskedLM: GenaLMForMaskedLM,
+        AutoModelForSequenceClassification: GenaLMForSequenceClassification,
+        AutoModelForTokenClassification: GenaLMForTokenClassification,
+    },
     NucleotideTransformerConfig: {
         AutoModel: NucleotideTransformerModel,
         AutoModelForMaskedLM: NucleotideTransformerForMaskedLM,

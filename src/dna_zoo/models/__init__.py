@@ -1,8 +1,15 @@
 """Model, config and tokenizer files. Flat on purpose: each file can travel to the Hub as remote code."""
 
+from .configuration_gena_lm import GenaLMConfig
 from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .configuration_trinity_dna import TrinityDNAConfig
+from .modeling_gena_lm import (
+    GenaLMForMaskedLM,
+    GenaLMForSequenceClassification,
+    GenaLMForTokenClassification,
+    GenaLMModel,
+)
 from .modeling_mistral_dna import (
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
@@ -30,6 +37,11 @@ from .tokenization_dna import (
 
 __all__ = [
     "CheckpointKeyError",
+    "GenaLMConfig",
+    "GenaLMForMaskedLM",
+    "GenaLMForSequenceClassification",
+    "GenaLMForTokenClassification",
+    "GenaLMModel",
     "MistralDNAConfig",
     "MistralDNAForCausalLM",
     "MistralDNAForSequenceClassification",

@@ -205,3 +205,92 @@ class MultiWindowAttention(DNAAttention):
                 query[:, index], key[:, index], value[:, index], width // 2, key_valid, self.scaling, eager
             )
         return output.transpose(1, 2), None
+
+
+def block_sparse_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    valid: torch.Tensor,
+    block_size: int,
+    random_blocks: torch.Tensor,
+    scaling: float,
+    eager: bool = False,
+) -> torch.Tensor:
+    """BigBird block-sparse attention (ITC layout), in plain PyTorch on top of SDPA.
+
+    query/key/value (B, H, L, D) with L a multiple of block_size; valid (B, L) bool; random_blocks (H, n - 2, r)
+    key block index of each non-global query block's random blocks. Returns (B, L, H, D), padding queries zeroed.
+
+    The first and last query blocks attend to every key (global). Every other query block i attends to
+    key blocks [0, i - 1, i, i + 1, n - 1] + its r random blocks; for i = 1 and i = n - 2 the global slot that
+    repeats a window block is masked, which gives exactly transformers' BigBird, duplicates of random blocks
+    included. Cost is (5 + r) blocks per query block: linear in L.
+    """
+    batch, heads, length, dim = query.shape
+    num_blocks = length // block_size
+    key_valid = valid[:, None, None, :]  # (B, 1, 1, L)
+
+    def attend(q, k, v, mask):
+        if eager:
+            scores = (q @ k.transpose(-1, -2)) * scaling
+            return scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) @ v
+        return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
+
+    global_queries = torch.cat([query[:, :, :block_size], query[:, :, -block_size:]], dim=2)  # (B, H, 2b, D)
+    global_out = attend(global_queries, key, value, key_valid)
+
+    middle = torch.arange(1, num_blocks - 1, device=query.device)  # (n - 2,)
+    slots = torch.stack(
+        [torch.zeros_like(middle), middle - 1, middle, middle + 1, torch.full_like(middle, num_blocks - 1)]
+    )
+    slots = torch.cat([slots.T.expand(heads, -1, -1), random_blocks], dim=-1)  # (H, n - 2, 5 + r)
+    slot_used = torch.ones(slots.shape[1:], dtype=torch.bool, device=query.device)  # (n - 2, 5 + r)
+    slot_used[0, 0] = False  # block 1's window already holds block 0
+    slot_used[-1, 4] = False  # block n - 2's window already holds block n - 1
+
+    heads_index = torch.arange(heads, device=query.device)[:, None, None]
+    blocked_key = key.view(batch, heads, num_blocks, block_size, dim)[:, heads_index, slots]  # (B, H, n-2, 5+r, b, D)
+    blocked_value = value.view(batch, heads, num_blocks, block_size, dim)[:, heads_index, slots]
+    blocked_valid = valid.view(batch, 1, num_blocks, block_size)[:, 0][:, slots] & slot_used[..., None]
+    keys_per_block = slots.shape[-1] * block_size
+    middle_out = attend(
+        query[:, :, block_size:-block_size].reshape(batch, -1, block_size, dim),  # (B, H * (n - 2), b, D)
+        blocked_key.reshape(batch, -1, keys_per_block, dim),
+        blocked_value.reshape(batch, -1, keys_per_block, dim),
+        blocked_valid.reshape(batch, -1, 1, keys_per_block),
+    ).view(batch, heads, -1, dim)
+    output = torch.cat([global_out[:, :, :block_size], middle_out, global_out[:, :, block_size:]], dim=2)
+    return (output * valid[:, None, :, None]).transpose(1, 2)
+
+
+def bigbird_random_blocks(heads: int, num_blocks: int, num_random: int, training: bool, device=None) -> torch.Tensor:
+    """(H, n - 2, r) random key blocks per non-global query block. In training, r distinct blocks outside the
+    global blocks and the block's window, sampled per head; in eval, all zeros, as transformers' BigBird does
+    (every random block is then block 0), so that eval outputs are deterministic and match it."""
+    if not training:
+        return torch.zeros(heads, num_blocks - 2, num_random, dtype=torch.long, device=device)
+    scores = torch.rand(heads, num_blocks - 2, num_blocks, device=device)
+    rows = torch.arange(1, num_blocks - 1, device=device)
+    excluded = torch.stack([rows - 1, rows, rows + 1], dim=1)  # window of each query block
+    scores[:, :, [0, num_blocks - 1]] = -1.0
+    scores.scatter_(2, excluded.expand(heads, -1, -1), -1.0)
+    return scores.topk(num_random, dim=-1).indices
+
+
+class BlockSparseAttention(DNAAttention):
+    """Self-attention that runs BigBird block-sparse attention when given a 2D padding mask of a sequence long
+    enough for it (the model decides and pads to the block size), and full attention on a 4D mask otherwise."""
+
+    def attend(self, query, key, value, attention_mask, **kwargs):
+        if attention_mask is None or attention_mask.dim() != 2:
+            return super().attend(query, key, value, attention_mask, **kwargs)
+        config = self.config
+        random_blocks = bigbird_random_blocks(
+            self.num_heads, query.shape[2] // config.block_size, config.num_random_blocks, self.training, query.device
+        )
+        eager = config._attn_implementation == "eager"
+        output = block_sparse_attention(
+            query, key, value, attention_mask.bool(), config.block_size, random_blocks, self.scaling, eager
+        )
+        return output, None

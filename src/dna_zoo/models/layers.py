@@ -34,6 +34,21 @@ class SwiGLUMLP(nn.Module):
         return self.down_proj(nn.functional.silu(gate) * up)
 
 
+class MaskedLMHead(nn.Module):
+    """BERT / RoBERTa-style MLM head: dense -> activation -> LayerNorm -> decoder (no bias) + separate bias."""
+
+    def __init__(self, hidden_size: int, vocab_size: int, eps: float, hidden_act: str = "gelu"):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.act = ACT2FN[hidden_act]
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.decoder = nn.Linear(hidden_size, vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.layer_norm(self.act(self.dense(hidden_states)))) + self.bias  # (B, L, V)
+
+
 def build_mlp(config) -> nn.Module:
     """The feed-forward block a config asks for: `mlp_type` "gelu" or "swiglu", biases from `mlp_bias`."""
     if config.mlp_type == "gelu":
@@ -71,10 +86,13 @@ def pool_hidden_states(hidden_states: torch.Tensor, attention_mask: torch.Tensor
     raise ValueError(f"pooling must be 'mean', 'cls' or 'max', got {pooling!r}")
 
 
-def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+def sequence_classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, config, pos_weight: list[float] | None = None
+) -> torch.Tensor:
     """Loss for (B, num_labels) logits; infers `config.problem_type` the way transformers does.
 
-    Unlike a bare MSELoss, regression accepts integer labels and any of the shapes (B,), (B, 1).
+    Unlike a bare MSELoss, regression accepts integer labels and any of the shapes (B,), (B, 1). `pos_weight`
+    (one weight per label) up-weights positives in multi-label tasks with rare labels.
     """
     num_labels = config.num_labels
     if config.problem_type is None:
@@ -90,7 +108,10 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
     if config.problem_type == "single_label_classification":
         return nn.functional.cross_entropy(logits.float().view(-1, num_labels), labels.view(-1))
     if config.problem_type == "multi_label_classification":
-        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float().view_as(logits))
+        weight = torch.tensor(pos_weight, device=logits.device) if pos_weight is not None else None
+        return nn.functional.binary_cross_entropy_with_logits(
+            logits.float(), labels.float().view_as(logits), pos_weight=weight
+        )
     raise ValueError(f"unknown problem_type {config.problem_type!r}")
 
 

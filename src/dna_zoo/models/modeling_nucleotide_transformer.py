@@ -18,7 +18,7 @@ from transformers.utils import can_return_tuple
 
 from .attention import DNAAttention, RotaryEmbedding
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig, config_from_original
-from .layers import build_mlp, pool_hidden_states, sequence_classification_loss
+from .layers import MaskedLMHead, build_mlp, pool_hidden_states, sequence_classification_loss
 from .pretrained import DNAPreTrainedModel
 
 MASK_RATIO_TRAIN = 0.15 * 0.8  # ESM token dropout: fraction of tokens replaced by <mask> during pretraining
@@ -150,7 +150,7 @@ class NucleotideTransformerPreTrainedModel(DNAPreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        elif isinstance(module, NucleotideTransformerLMHead):
+        elif isinstance(module, MaskedLMHead):
             init.zeros_(module.bias)
         elif isinstance(module, RotaryEmbedding):
             init.copy_(module.inv_freq, module.compute_inv_freq())
@@ -234,28 +234,14 @@ class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):
             )
 
 
-class NucleotideTransformerLMHead(nn.Module):
-    """RoBERTa-style head: dense -> exact GELU -> LayerNorm -> decoder (no bias) + separate bias."""
-
-    def __init__(self, config: NucleotideTransformerConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.layer_norm(nn.functional.gelu(self.dense(hidden_states)))
-        return self.decoder(hidden_states) + self.bias  # (B, L, V)
-
-
 class NucleotideTransformerForMaskedLM(NucleotideTransformerPreTrainedModel):
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: NucleotideTransformerConfig):
         super().__init__(config)
         self.model = NucleotideTransformerModel(config)
-        self.lm_head = NucleotideTransformerLMHead(config)
+        # RoBERTa-style head with exact GELU, not tied to the input embeddings
+        self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.layer_norm_eps, "gelu")
         self.post_init()
 
     def get_output_embeddings(self):

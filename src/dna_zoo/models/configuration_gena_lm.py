@@ -1,0 +1,200 @@
+"""Configuration of GENA-LM (AIRI): BERT encoders, pre-LN (the GENA fork) or post-LN (BigBird), full or
+BigBird block-sparse attention, with the published presets.
+
+This file travels to the Hub as remote code: it imports only transformers and its siblings.
+"""
+
+from .pretrained import DNAConfig
+
+
+def _bert(layers: int, hidden: int, heads: int, intermediate: int, eps: float, last_ln: bool) -> dict:
+    return dict(
+        num_hidden_layers=layers,
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        layer_norm_eps=eps,
+        pre_layer_norm=True,
+        last_layer_norm=last_ln,
+        max_position_embeddings=512,
+    )
+
+
+PRESETS = {
+    "AIRI-Institute/gena-lm-bert-base-t2t": _bert(12, 768, 12, 3072, 1e-12, False),
+    "AIRI-Institute/gena-lm-bert-large-t2t": _bert(24, 1024, 16, 4096, 1e-5, True),
+    "AIRI-Institute/gena-lm-bert-base-lastln-t2t": _bert(12, 768, 12, 3072, 1e-12, True),
+    "AIRI-Institute/gena-lm-bigbird-base-t2t": dict(
+        num_hidden_layers=12,
+        hidden_size=768,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        layer_norm_eps=1e-12,
+        pre_layer_norm=False,
+        last_layer_norm=False,
+        hidden_act="gelu_new",
+        attention_type="block_sparse",
+        block_size=64,
+        num_random_blocks=3,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+    ),
+    "tiny": dict(
+        vocab_size=4096,
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        pre_layer_norm=True,
+        max_position_embeddings=512,
+    ),
+    "tiny-bigbird": dict(
+        vocab_size=4096,
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        pre_layer_norm=False,
+        hidden_act="gelu_new",
+        attention_type="block_sparse",
+        block_size=16,
+        num_random_blocks=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    ),
+}
+
+_COMMON_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "layer_norm_eps",
+    "pad_token_id",
+    "architectures",
+    "num_labels",
+    "id2label",
+    "label2id",
+    "problem_type",
+)
+
+
+def config_from_original(raw: dict) -> dict | None:
+    """Translate a GENA BERT-fork config (`model_type: bert`) or a transformers BigBird one (`big_bird`)."""
+    model_type = raw.get("model_type")
+    if model_type not in ("bert", "big_bird"):
+        return None
+    fields = {key: raw[key] for key in _COMMON_FIELDS if key in raw}
+    fields["attention_dropout"] = raw.get("attention_probs_dropout_prob", 0.1)
+    fields["hidden_dropout"] = raw.get("hidden_dropout_prob", 0.1)
+    if model_type == "big_bird":
+        if raw.get("rescale_embeddings"):
+            raise ValueError("BigBird checkpoints with rescale_embeddings=True are not GENA-LM models")
+        fields.update(
+            pre_layer_norm=False,
+            last_layer_norm=False,
+            attention_type=raw.get("attention_type", "block_sparse"),
+            block_size=raw.get("block_size", 64),
+            num_random_blocks=raw.get("num_random_blocks", 3),
+            tie_word_embeddings=raw.get("tie_word_embeddings", True),
+        )
+        return fields
+    if raw.get("sparse_config_file") or raw.get("rotary_dim"):
+        raise NotImplementedError(
+            "GENA 'sparse' checkpoints (DeepSpeed block-sparse attention, rotary_dim) are not supported yet"
+        )
+    pre_layer_norm = raw.get("pre_layer_norm", False)
+    fields.update(
+        pre_layer_norm=pre_layer_norm,
+        last_layer_norm=raw.get("last_layer_norm", pre_layer_norm),  # the fork's default, copied
+        attention_type="full",
+        tie_word_embeddings=raw.get("tie_word_embeddings", True),
+    )
+    return fields
+
+
+class GenaLMConfig(DNAConfig):
+    r"""GENA-LM: BERT-style masked LM over BPE-tokenized DNA.
+
+    Args:
+        pre_layer_norm: GENA fork blocks `h = x + Attn(LN(x)); out = h + FFN(LN(h))` (True) or post-LN BERT /
+            BigBird blocks `h = LN(x + Attn(x)); out = LN(h + FFN(h))` (False).
+        last_layer_norm: a LayerNorm after the last layer; defaults to the value of `pre_layer_norm`, as in GENA.
+        attention_type: "full" or "block_sparse" (BigBird: global first and last blocks, a window of 3 blocks,
+            `num_random_blocks` random blocks; sequences of at most (5 + 2r) * block_size tokens use full attention).
+        block_size, num_random_blocks: block-sparse layout (64 and 3 in gena-lm-bigbird-base-t2t).
+        type_vocab_size: token type embeddings (2, for sequence pairs).
+        classifier_pooling: "pooler" (BERT: dense + tanh on [CLS], as GENA fine-tuning does), "mean" or "cls".
+        classifier_pos_weight: per-label positive weights for multi-label BCE (rare labels).
+    """
+
+    presets = PRESETS
+    config_from_original = staticmethod(config_from_original)
+    model_type = "gena_lm"
+
+    def __init__(
+        self,
+        vocab_size: int = 32000,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        pre_layer_norm: bool = True,
+        last_layer_norm: bool | None = None,
+        attention_type: str = "full",
+        block_size: int = 64,
+        num_random_blocks: int = 3,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        layer_norm_eps: float = 1e-12,
+        attention_dropout: float = 0.1,
+        hidden_dropout: float = 0.1,
+        initializer_range: float = 0.02,
+        classifier_pooling: str = "pooler",
+        classifier_dropout: float | None = None,
+        classifier_pos_weight: list[float] | None = None,
+        pad_token_id: int = 3,
+        tie_word_embeddings: bool = True,
+        **kwargs,
+    ):
+        if attention_type not in ("full", "block_sparse"):
+            raise ValueError(f"attention_type must be 'full' or 'block_sparse', got {attention_type!r}")
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.pre_layer_norm = pre_layer_norm
+        self.last_layer_norm = pre_layer_norm if last_layer_norm is None else last_layer_norm
+        self.attention_type = attention_type
+        self.block_size = block_size
+        self.num_random_blocks = num_random_blocks
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.layer_norm_eps = layer_norm_eps
+        self.attention_dropout = attention_dropout
+        self.attention_bias = True
+        self.hidden_dropout = hidden_dropout
+        self.initializer_range = initializer_range
+        self.classifier_pooling = classifier_pooling
+        self.classifier_dropout = hidden_dropout if classifier_dropout is None else classifier_dropout
+        self.classifier_pos_weight = classifier_pos_weight
+        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_position_embeddings
+
+    @property
+    def sparse_threshold(self) -> int:
+        """Inputs of at most this many tokens use full attention even in a block-sparse model (as BigBird)."""
+        return (5 + 2 * self.num_random_blocks) * self.block_size
+
+
+__all__ = ["GenaLMConfig", "PRESETS", "config_from_original"]

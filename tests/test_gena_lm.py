@@ -1,0 +1,264 @@
+import json
+
+import pytest
+import torch
+from reference_gena_bert import random_gena_checkpoint, reference_logits
+from safetensors.torch import save_file
+from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    BigBirdConfig,
+    BigBirdForMaskedLM,
+)
+
+from dna_zoo import (
+    CheckpointKeyError,
+    GenaLMConfig,
+    GenaLMForMaskedLM,
+    GenaLMForSequenceClassification,
+    GenaLMForTokenClassification,
+    GenaLMModel,
+)
+from dna_zoo.models.attention import bigbird_random_blocks, block_sparse_attention
+
+from model_tester import FamilyModelTests
+
+PAD = 3
+
+
+def padded_batch(lengths, vocab_size=100, seed=1):
+    torch.manual_seed(seed)
+    input_ids = torch.full((len(lengths), max(lengths)), PAD)
+    for row, length in enumerate(lengths):
+        input_ids[row, :length] = torch.randint(5, vocab_size, (length,))
+    return input_ids, (input_ids != PAD).long()
+
+
+class TestGenaLMFamily(FamilyModelTests):
+    config_class = GenaLMConfig
+    base_class = GenaLMModel
+    model_classes = {
+        GenaLMModel: AutoModel,
+        GenaLMForMaskedLM: AutoModelForMaskedLM,
+        GenaLMForSequenceClassification: AutoModelForSequenceClassification,
+        GenaLMForTokenClassification: AutoModelForTokenClassification,
+    }
+
+    def make_model(self, cls, **overrides):
+        return super().make_model(cls, vocab_size=100, hidden_dropout=0.0, attention_dropout=0.0, **overrides)
+
+    def make_batch(self, config):
+        return padded_batch([40, 23, 9])
+
+
+class TestGenaLMBigBirdFamily(TestGenaLMFamily):
+    """Block-sparse (post-LN) variant on sequences long enough to be sparse."""
+
+    preset = "tiny-bigbird"
+
+    def make_batch(self, config):
+        return padded_batch([300, 250, 170])
+
+    def test_outputs_do_not_depend_on_padding(self):
+        pytest.skip(
+            "BigBird's layout depends on the padded length (its last block is global), so a row alone and in a "
+            "longer batch attend differently, in transformers' BigBird as here; padding itself is masked "
+            "(see test_bigbird_matches_transformers)"
+        )
+
+
+# ---------------------------------------------------------------- parity with transformers' BigBird
+
+
+def bigbird_reference():
+    torch.manual_seed(0)
+    config = BigBirdConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=1024,
+        block_size=16,
+        num_random_blocks=3,
+        attention_type="block_sparse",
+        pad_token_id=PAD,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    reference = BigBirdForMaskedLM(config).eval()
+    with torch.no_grad():  # non-trivial norms and biases, so that a wrong mapping cannot hide
+        for name, param in reference.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                param.add_(torch.randn_like(param) * 0.1)
+    return reference
+
+
+@pytest.mark.parametrize(
+    "lengths", [(400, 400), (400, 290), (333, 250)], ids=["no-padding", "padding", "not-a-block-multiple"]
+)
+def test_bigbird_matches_transformers(tmp_path, lengths):
+    reference = bigbird_reference()
+    reference.save_pretrained(tmp_path)
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    assert model.config.attention_type == "block_sparse" and not model.config.pre_layer_norm
+    input_ids, attention_mask = padded_batch(lengths)
+    assert model.model.uses_block_sparse(input_ids.shape[1])
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask).logits
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+def test_bigbird_short_sequences_fall_back_to_full_attention(tmp_path):
+    reference = bigbird_reference()
+    reference.save_pretrained(tmp_path)
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    threshold = (5 + 2 * 3) * 16
+    input_ids, attention_mask = padded_batch([threshold, threshold - 30])
+    assert not model.model.uses_block_sparse(threshold) and model.model.uses_block_sparse(threshold + 1)
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask).logits
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+def test_block_sparse_equals_dense_attention_over_the_same_key_sets():
+    """Eval layout (random blocks = block 0): the sparse kernel equals dense attention with the BigBird mask and
+    the multiplicity of block 0 (r + 1 copies for middle blocks) written out explicitly."""
+    torch.manual_seed(0)
+    batch, heads, blocks, size, dim, r = 2, 3, 9, 4, 8, 2
+    length = blocks * size
+    q, k, v = (torch.randn(batch, heads, length, dim) for _ in range(3))
+    valid = torch.ones(batch, length, dtype=torch.bool)
+    valid[1, -7:] = False
+    random_blocks = bigbird_random_blocks(heads, blocks, r, training=False)
+    sparse = block_sparse_attention(q, k, v, valid, size, random_blocks, dim**-0.5).transpose(1, 2)
+    # dense reference: counts[i_block, j_block] = how many times key block j enters query block i's softmax
+    counts = torch.zeros(blocks, blocks)
+    counts[0] = counts[-1] = 1
+    for i in range(1, blocks - 1):
+        for j in {0, i - 1, i, i + 1, blocks - 1}:
+            counts[i, j] += 1
+        counts[i, 0] += r
+    weights = counts.repeat_interleave(size, 0).repeat_interleave(size, 1)  # (L, L)
+    scores = (q @ k.transpose(-1, -2)) * dim**-0.5 + weights.log()
+    scores = scores.masked_fill(~valid[:, None, None, :], float("-inf"))
+    dense = (scores.softmax(-1) @ v) * valid[:, None, :, None]
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+
+
+def test_training_samples_random_blocks_outside_window_and_globals():
+    blocks = bigbird_random_blocks(heads=4, num_blocks=12, num_random=3, training=True)
+    assert blocks.shape == (4, 10, 3)
+    for row in range(10):
+        query_block = row + 1
+        chosen = blocks[:, row]
+        assert not torch.isin(chosen, torch.tensor([0, 11, query_block - 1, query_block, query_block + 1])).any()
+        assert all(len(set(c.tolist())) == 3 for c in chosen)
+
+
+# ---------------------------------------------------------------- the GENA pre-LN BERT fork
+
+
+def write_checkpoint(path, weights, config):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps(config))
+    save_file(weights, str(path / "model.safetensors"))
+
+
+@pytest.mark.parametrize("last_layer_norm", [False, True])
+def test_gena_bert_fork_matches_independent_reference(tmp_path, last_layer_norm):
+    weights, config = random_gena_checkpoint(last_layer_norm)
+    write_checkpoint(tmp_path, weights, config)
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    assert model.config.pre_layer_norm and model.config.last_layer_norm is last_layer_norm
+    input_ids, attention_mask = padded_batch([30, 17])
+    expected = reference_logits(weights, input_ids, attention_mask, 2, 4, 1e-12, last_layer_norm)
+    with torch.no_grad():
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+def test_last_layer_norm_defaults_to_pre_layer_norm_when_absent(tmp_path):
+    weights, config = random_gena_checkpoint(True)
+    del config["last_layer_norm"]
+    write_checkpoint(tmp_path, weights, config)
+    assert GenaLMConfig.from_pretrained(tmp_path).last_layer_norm is True
+    assert GenaLMConfig(pre_layer_norm=False).last_layer_norm is False
+
+
+def test_unknown_key_in_gena_checkpoint_is_refused(tmp_path):
+    weights, config = random_gena_checkpoint(False)
+    weights["bert.encoder.layer.0.attention.self.distance_embedding.weight"] = torch.zeros(4, 4)
+    write_checkpoint(tmp_path, weights, config)
+    with pytest.raises(CheckpointKeyError, match="distance_embedding"):
+        GenaLMForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_gena_sparse_checkpoints_are_refused_clearly(tmp_path):
+    weights, config = random_gena_checkpoint(False)
+    config["sparse_config_file"] = "sparse_config.json"
+    write_checkpoint(tmp_path, weights, config)
+    with pytest.raises(NotImplementedError, match="DeepSpeed"):
+        GenaLMForMaskedLM.from_pretrained(tmp_path)
+
+
+# ---------------------------------------------------------------- heads
+
+
+def tiny_classifier(**overrides):
+    torch.manual_seed(0)
+    config = GenaLMConfig.from_preset(
+        "tiny", **{"vocab_size": 100, "num_labels": 3, "hidden_dropout": 0.0, **overrides}
+    )
+    return GenaLMForSequenceClassification(config).eval()
+
+
+def test_multi_label_with_pos_weight():
+    model = tiny_classifier(problem_type="multi_label_classification", classifier_pos_weight=[1.0, 5.0, 0.5])
+    input_ids, attention_mask = padded_batch([20, 11, 6])
+    targets = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1]])
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=targets)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        out.logits, targets.float(), pos_weight=torch.tensor([1.0, 5.0, 0.5])
+    )
+    torch.testing.assert_close(out.loss, expected)
+
+
+@pytest.mark.parametrize("num_labels,labels", [(3, torch.tensor([0, 2, 1])), (1, torch.tensor([0.5, -1.0, 2.0]))])
+def test_single_label_and_regression(num_labels, labels):
+    model = tiny_classifier(num_labels=num_labels)
+    input_ids, attention_mask = padded_batch([20, 11, 6])
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    assert out.logits.shape == (3, num_labels) and torch.isfinite(out.loss)
+
+
+def test_token_classification_label_mask():
+    torch.manual_seed(0)
+    config = GenaLMConfig.from_preset("tiny", vocab_size=100, num_labels=2, hidden_dropout=0.0)
+    model = GenaLMForTokenClassification(config).eval()
+    input_ids, attention_mask = padded_batch([20, 11])
+    labels = torch.ones_like(input_ids)
+    labels_mask = attention_mask.clone()
+    labels_mask[:, :3] = 0
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, labels_mask=labels_mask)
+    keep = labels_mask.bool()
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits[keep], labels[keep]))
+
+
+def test_presets_sizes():
+    for name, millions in (
+        ("AIRI-Institute/gena-lm-bert-base-t2t", 110),
+        ("AIRI-Institute/gena-lm-bert-large-t2t", 336),
+        ("AIRI-Institute/gena-lm-bigbird-base-t2t", 110),
+    ):
+        with torch.device("meta"):
+            model = GenaLMForMaskedLM(GenaLMConfig.from_preset(name))
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        assert 0.85 * millions < params < 1.15 * millions, (name, params)
