@@ -16,6 +16,7 @@ from .models import (
     GenaLMForSequenceClassification,
     GenaLMForTokenClassification,
     GenaLMModel,
+    GenaLMTokenizer,
     MistralDNAConfig,
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
@@ -41,6 +42,7 @@ FAMILIES = {
         AutoModelForMaskedLM: GenaLMForMaskedLM,
         AutoModelForSequenceClassification: GenaLMForSequenceClassification,
         AutoModelForTokenClassification: GenaLMForTokenClassification,
+        AutoTokenizer: GenaLMTokenizer,
     },
     NucleotideTransformerConfig: {
         AutoModel: NucleotideTransformerModel,

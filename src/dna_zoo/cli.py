@@ -8,9 +8,9 @@ from transformers import AutoModel
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset
 from .data import fasta_chunks
-from .models import MistralDNATokenizer
+from .models import GenaLMTokenizer, MistralDNATokenizer
 
-BPE_TOKENIZERS = {"mistral_dna": MistralDNATokenizer}
+BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
 
 
 def list_presets_table() -> list[tuple[str, str, int, int]]:

@@ -29,6 +29,7 @@ from .modeling_trinity_dna import (
 )
 from .pretrained import CheckpointKeyError
 from .tokenization_dna import (
+    GenaLMTokenizer,
     InvalidSequenceError,
     MistralDNATokenizer,
     NucleotideTransformerTokenizer,
@@ -42,6 +43,7 @@ __all__ = [
     "GenaLMForSequenceClassification",
     "GenaLMForTokenClassification",
     "GenaLMModel",
+    "GenaLMTokenizer",
     "MistralDNAConfig",
     "MistralDNAForCausalLM",
     "MistralDNAForSequenceClassification",

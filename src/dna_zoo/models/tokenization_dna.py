@@ -15,7 +15,7 @@ import os
 import re
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.models import BPE, WordLevel
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
@@ -365,15 +365,22 @@ def train_dna_bpe(sequences, vocab_size: int, alphabet: str = "ACGTN", special_t
 class DNABPETokenizer(DNATokenizer):
     """Byte-pair encoding over DNA (Rust-backed), BERT template `[CLS] A [SEP]` (pairs `[CLS] A [SEP] B [SEP]`).
 
-    The alphabet is the set of single bases (among A C G T N) the vocabulary holds: a base outside it is an error,
-    not `[UNK]`. Subclasses set `default_vocabulary` (a tokenizer.json shipped beside this file, used when the
-    tokenizer is built with no vocabulary).
+    The alphabet is the set of single letters (A C G T N and IUPAC codes) the vocabulary holds: a letter outside
+    it is an error, not `[UNK]`. Subclasses set `default_vocabulary` (a tokenizer.json shipped beside this file,
+    used when the tokenizer is built with no vocabulary), `special_tokens` and `configure_pipeline`.
     """
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
     model_input_names = ["input_ids", "attention_mask"]
     model = BPE
     default_vocabulary: str | None = None
+    special_tokens = BERT_SPECIAL_TOKENS
+
+    @staticmethod
+    def configure_pipeline(tokenizer: Tokenizer) -> None:
+        """Normalizer, pre-tokenizer and decoder of the published pipeline (DNABERT-2 style by default)."""
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tokenizer.decoder = decoders.Fuse()
 
     def __init__(
         self,
@@ -389,12 +396,11 @@ class DNABPETokenizer(DNATokenizer):
     ):
         if vocab is None:
             vocab, merges = self._read_default_vocabulary()
-        self.alphabet = "".join(base for base in "ACGTN" if base in vocab)
+        self.alphabet = "".join(base for base in "ACGTN" + IUPAC_AMBIGUITY_CODES if base in vocab)
         self._setup_input_policy(iupac)
         unk, cls, sep = str(unk_token), str(cls_token), str(sep_token)
         self._tokenizer = Tokenizer(BPE(vocab, merges or [], unk_token=unk))
-        self._tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        self._tokenizer.decoder = decoders.Fuse()
+        self.configure_pipeline(self._tokenizer)
         self._tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{cls}:0 $A:0 {sep}:0",
             pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
@@ -422,7 +428,7 @@ class DNABPETokenizer(DNATokenizer):
     @classmethod
     def train(cls, sequences, vocab_size: int = 4096, alphabet: str = "ACGTN", **kwargs):
         """A new tokenizer with a BPE vocabulary trained on `sequences` (an iterable of DNA strings)."""
-        vocab, merges = train_dna_bpe(sequences, vocab_size, alphabet)
+        vocab, merges = train_dna_bpe(sequences, vocab_size, alphabet, cls.special_tokens)
         return cls(vocab=vocab, merges=merges, **kwargs)
 
 
@@ -438,6 +444,59 @@ class MistralDNATokenizer(DNABPETokenizer):
 
     def __init__(self, *args, bos_token: str = "[CLS]", eos_token: str = "[SEP]", **kwargs):
         super().__init__(*args, bos_token=bos_token, eos_token=eos_token, **kwargs)
+
+
+class GenaLMTokenizer(DNABPETokenizer):
+    """GENA-LM tokenizer: BPE with [UNK] [CLS] [SEP] [PAD] [MASK] and "-" (special), the published pipeline:
+    strip, runs of 10 or more N become one "-" token, split on "-", BERT template with token type ids for pairs.
+
+    `GenaLMTokenizer.from_pretrained(path)` reads a published GENA tokenizer.json (32,000 tokens, A C G T N and
+    IUPAC B K M R S W Y). With no arguments it loads dna_zoo's own 4096-token vocabulary trained on bacterial
+    genomes (see the model card), NOT the published one. Unlike the published tokenizer, lowercase is
+    upper-cased instead of becoming [UNK]. Offsets map every token, "-" included, back to its bases.
+    """
+
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    default_vocabulary = "gena_lm_bpe.json"
+    special_tokens = (*BERT_SPECIAL_TOKENS, "-")
+
+    @staticmethod
+    def configure_pipeline(tokenizer: Tokenizer) -> None:
+        tokenizer.normalizer = normalizers.Sequence([normalizers.Strip(), normalizers.Replace(Regex("N{10,}"), "-")])
+        tokenizer.pre_tokenizer = pre_tokenizers.Split("-", behavior="isolated")
+        tokenizer.decoder = decoders.BPEDecoder()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("additional_special_tokens", ["-"])
+        kwargs.setdefault("model_max_length", 512)
+        super().__init__(*args, **kwargs)
+
+    def _encode_cleaned(self, text, text_pair=None, *args, **kwargs):
+        if not kwargs.get("return_offsets_mapping"):
+            return super()._encode_cleaned(text, text_pair, *args, **kwargs)
+        return_tensors = kwargs.pop("return_tensors", None)
+        encoded = super()._encode_cleaned(text, text_pair, *args, **kwargs)
+        batched = bool(encoded["input_ids"]) and isinstance(encoded["input_ids"][0], list)
+        rows = (
+            zip(encoded["input_ids"], encoded["offset_mapping"])
+            if batched
+            else [(encoded["input_ids"], encoded["offset_mapping"])]
+        )
+        for ids, offsets in rows:
+            self._widen_n_run_offsets(ids, offsets)
+        return encoded.convert_to_tensors(return_tensors) if return_tensors else encoded
+
+    def _widen_n_run_offsets(self, ids: list[int], offsets: list[tuple[int, int]]) -> None:
+        """tokenizers gives a "-" token (a run of N) the offsets of the run's last base; widen them to the run."""
+        dash, sep = self.convert_tokens_to_ids("-"), self.sep_token_id
+        previous_end = 0
+        for position, token in enumerate(ids):
+            if token == sep:
+                previous_end = 0  # the second sequence of a pair counts from 0 again
+            elif token == dash:
+                offsets[position] = (previous_end, offsets[position][1])
+            if token != sep and offsets[position][1] > 0:
+                previous_end = offsets[position][1]
 
 
 class TrinityDNATokenizer(DNATokenizer):
@@ -484,6 +543,7 @@ class TrinityDNATokenizer(DNATokenizer):
 
 
 __all__ = [
+    "GenaLMTokenizer",
     "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",
     "DNABPETokenizer",
