@@ -262,3 +262,80 @@ def test_presets_sizes():
             model = GenaLMForMaskedLM(GenaLMConfig.from_preset(name))
         params = sum(p.numel() for p in model.parameters()) / 1e6
         assert 0.85 * millions < params < 1.15 * millions, (name, params)
+
+
+# ---------------------------------------------------------------- recurrent memory (RMT) for 100 kb and more
+
+from dna_zoo import GenaLMRMTForSequenceClassification, GenaLMRMTForTokenClassification, GenaLMTokenizer  # noqa: E402
+from dna_zoo.data import read_fasta  # noqa: E402
+
+LAMBDA = __import__("pathlib").Path(__file__).parent / "data" / "lambda_phage.fa.gz"
+
+
+def rmt(cls, **overrides):
+    torch.manual_seed(0)
+    config = GenaLMConfig.from_preset(
+        "tiny",
+        **{"num_labels": 2, "hidden_dropout": 0.0, "attention_dropout": 0.0, "rmt_memory_tokens": 4, **overrides},
+    )
+    return cls(config)
+
+
+def test_rmt_runs_100_kb_forward_and_backward_on_cpu():
+    sequence = next(read_fasta(LAMBDA))[1] * 3  # 145 kb of real phage DNA
+    batch = GenaLMTokenizer()(sequence[:100_000], return_tensors="pt", verbose=False)
+    model = rmt(GenaLMRMTForTokenClassification).train()
+    labels = torch.randint(0, 2, batch["input_ids"].shape)
+    labels[:, [0, -1]] = -100  # [CLS] and [SEP] of the whole input
+    out = model(**batch, labels=labels)
+    assert out.logits.shape == (*batch["input_ids"].shape, 2) and batch["input_ids"].shape[1] > 10_000
+    assert out.logits[0, 0].abs().sum() == 0  # the input's own [CLS] gets no prediction
+    out.loss.backward()
+    assert model.memory.grad.abs().sum() > 0  # gradients flow back to the first segment
+
+
+def test_rmt_processes_segments_one_at_a_time(monkeypatch):
+    model = rmt(GenaLMRMTForTokenClassification).eval()
+    seen = []
+    forward = type(model.model).forward
+
+    def recording_forward(self, *args, **kwargs):
+        seen.append(kwargs["inputs_embeds"].shape[1])
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model.model), "forward", recording_forward)
+    input_ids = torch.randint(6, 4096, (2, 3000))
+    input_ids[1, 2000:] = PAD
+    with torch.no_grad():
+        model(input_ids=input_ids, attention_mask=(input_ids != PAD).long())
+    assert seen == [512] * 6  # ceil(3000 / (512 - 4 - 3)) segments of the segment size, never the whole input
+
+
+def test_rmt_memory_carries_information_across_segments():
+    """Changing only the first segment's tokens changes the second segment's predictions and the pooled logits:
+    only the memory connects them (the computation is deterministic, so without it the difference is exactly 0)."""
+    input_ids = torch.randint(6, 4096, (1, 900), generator=torch.Generator().manual_seed(1))  # two segments
+    changed = input_ids.clone()
+    changed[0, :100] = torch.randint(6, 4096, (100,), generator=torch.Generator().manual_seed(2))
+    for cls in (GenaLMRMTForTokenClassification, GenaLMRMTForSequenceClassification):
+        model = rmt(cls, initializer_range=0.2).eval()
+        with torch.no_grad():
+            logits, logits_changed = model(input_ids=input_ids).logits, model(input_ids=changed).logits
+        second_segment = slice(600, 900) if logits.dim() == 3 else slice(None)
+        assert (logits[:, second_segment] - logits_changed[:, second_segment]).abs().max() > 1e-6, cls.__name__
+
+
+def test_rmt_truncated_backpropagation():
+    input_ids = torch.randint(6, 4096, (1, 1500))  # three segments
+    for depth, reaches_first_segment in ((-1, True), (1, False)):
+        model = rmt(GenaLMRMTForSequenceClassification, rmt_bptt_depth=depth).train()
+        model(input_ids=input_ids, labels=torch.tensor([1])).loss.backward()
+        assert (model.memory.grad is not None and model.memory.grad.abs().sum() > 0) is reaches_first_segment
+
+
+def test_rmt_loads_a_pretrained_backbone(tmp_path):
+    backbone = GenaLMForMaskedLM(GenaLMConfig.from_preset("tiny"))
+    backbone.save_pretrained(tmp_path)
+    model = GenaLMRMTForSequenceClassification.from_pretrained(tmp_path, rmt_memory_tokens=4, num_labels=3)
+    torch.testing.assert_close(model.model.pooler.weight, backbone.model.pooler.weight)
+    assert model.memory.shape == (4, 32) and model.classifier.out_features == 3

@@ -9,6 +9,8 @@ from .modeling_gena_lm import (
     GenaLMForSequenceClassification,
     GenaLMForTokenClassification,
     GenaLMModel,
+    GenaLMRMTForSequenceClassification,
+    GenaLMRMTForTokenClassification,
 )
 from .modeling_mistral_dna import (
     MistralDNAForCausalLM,
@@ -43,6 +45,8 @@ __all__ = [
     "GenaLMForSequenceClassification",
     "GenaLMForTokenClassification",
     "GenaLMModel",
+    "GenaLMRMTForSequenceClassification",
+    "GenaLMRMTForTokenClassification",
     "GenaLMTokenizer",
     "MistralDNAConfig",
     "MistralDNAForCausalLM",

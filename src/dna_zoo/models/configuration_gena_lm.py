@@ -130,6 +130,9 @@ class GenaLMConfig(DNAConfig):
         type_vocab_size: token type embeddings (2, for sequence pairs).
         classifier_pooling: "pooler" (BERT: dense + tanh on [CLS], as GENA fine-tuning does), "mean" or "cls".
         classifier_pos_weight: per-label positive weights for multi-label BCE (rare labels).
+        rmt_memory_tokens: memory tokens m of the recurrent-memory wrappers (GenaLMRMTFor*).
+        rmt_segment_size: tokens per segment, `[CLS] [MEM]*m [SEP] tokens [SEP]` (default: max_position_embeddings).
+        rmt_bptt_depth: segments that gradients flow back through (-1: all).
     """
 
     presets = PRESETS
@@ -158,7 +161,12 @@ class GenaLMConfig(DNAConfig):
         classifier_pooling: str = "pooler",
         classifier_dropout: float | None = None,
         classifier_pos_weight: list[float] | None = None,
+        rmt_memory_tokens: int = 10,
+        rmt_segment_size: int | None = None,
+        rmt_bptt_depth: int = -1,
         pad_token_id: int = 3,
+        cls_token_id: int = 1,
+        sep_token_id: int = 2,
         tie_word_embeddings: bool = True,
         **kwargs,
     ):
@@ -185,7 +193,20 @@ class GenaLMConfig(DNAConfig):
         self.classifier_pooling = classifier_pooling
         self.classifier_dropout = hidden_dropout if classifier_dropout is None else classifier_dropout
         self.classifier_pos_weight = classifier_pos_weight
-        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
+        self.rmt_memory_tokens = rmt_memory_tokens
+        self.rmt_segment_size = rmt_segment_size or max_position_embeddings
+        self.rmt_bptt_depth = rmt_bptt_depth
+        if self.rmt_segment_size - rmt_memory_tokens - 3 < 1:
+            raise ValueError(
+                f"rmt_segment_size {self.rmt_segment_size} leaves no room beside {rmt_memory_tokens} memory tokens"
+            )
+        super().__init__(
+            pad_token_id=pad_token_id,
+            cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            **kwargs,
+        )
 
     @property
     def max_tokens(self) -> int:

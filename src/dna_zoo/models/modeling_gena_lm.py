@@ -301,7 +301,139 @@ class GenaLMForTokenClassification(GenaLMPreTrainedModel):
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
+class GenaLMRecurrentMemory(GenaLMPreTrainedModel):
+    """Recurrent memory transformer (RMT) around a GENA-LM encoder, for inputs longer than its context.
+
+    The input's special tokens are dropped and each row is cut into near-equal chunks; chunk s is run as the
+    segment `[CLS] [MEM]*m [SEP] chunk [SEP]` (right-padded to `rmt_segment_size`), whose m memory positions carry
+    the memory: their input embeddings are the memory states, and the new memory is the last hidden state there.
+    The first segment reads a learned initial memory. Gradients flow through all segments, or through the last
+    `rmt_bptt_depth` of them. Segments run one after another, so inference memory does not grow with length.
+    Subclasses turn the per-segment hidden states into predictions.
+    """
+
+    head_prefixes = ("lm_head.", "classifier.", "memory")
+
+    def __init__(self, config: GenaLMConfig):
+        super().__init__(config)
+        self.model = GenaLMModel(config)
+        self.memory = nn.Parameter(torch.empty(config.rmt_memory_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, GenaLMRecurrentMemory):
+            init.normal_(module.memory, mean=0.0, std=self.config.initializer_range)
+
+    def chunk_positions(self, input_ids, attention_mask) -> list[list[torch.Tensor]]:
+        """For each row, the input positions of each chunk (specials and padding dropped)."""
+        config = self.config
+        capacity = config.rmt_segment_size - config.rmt_memory_tokens - 3
+        specials = torch.tensor(
+            [config.pad_token_id, config.cls_token_id, config.sep_token_id], device=input_ids.device
+        )
+        keep = ~torch.isin(input_ids, specials)
+        if attention_mask is not None:
+            keep &= attention_mask.bool()
+        chunks = []
+        for row_keep in keep:
+            positions = row_keep.nonzero().squeeze(1)
+            count = max(1, -(-positions.numel() // capacity))  # ceil, at least one segment
+            chunks.append(list(positions.tensor_split(count)))
+        return chunks
+
+    def run_segments(self, input_ids, attention_mask=None):
+        """Yields, segment by segment: (step, active rows (B,), segment hidden states (B, S, H), token slots (B, S)
+        bool, input positions of those slots per row). The memory is carried inside."""
+        config = self.config
+        m, size = config.rmt_memory_tokens, config.rmt_segment_size
+        chunks = self.chunk_positions(input_ids, attention_mask)
+        steps = max(len(row) for row in chunks)
+        batch = input_ids.shape[0]
+        memory = self.memory.unsqueeze(0).expand(batch, -1, -1)  # (B, m, H)
+        embed = self.model.embeddings.word_embeddings
+        for step in range(steps):
+            if 0 <= config.rmt_bptt_depth <= steps - 1 - step:
+                memory = memory.detach()  # truncated backpropagation through time
+            ids = input_ids.new_full((batch, size), config.pad_token_id)
+            mask = torch.zeros_like(ids)
+            slots = torch.zeros(batch, size, dtype=torch.bool, device=ids.device)
+            positions, active = [], []
+            for row, row_chunks in enumerate(chunks):
+                chunk = row_chunks[step] if step < len(row_chunks) else input_ids.new_zeros(0)
+                n = chunk.numel()
+                ids[row, 0], ids[row, m + 1], ids[row, m + 2 + n] = (
+                    config.cls_token_id,
+                    config.sep_token_id,
+                    config.sep_token_id,
+                )
+                ids[row, m + 2 : m + 2 + n] = input_ids[row, chunk]
+                mask[row, : m + 3 + n] = 1
+                slots[row, m + 2 : m + 2 + n] = True
+                positions.append(chunk)
+                active.append(step < len(row_chunks))
+            active = torch.tensor(active, device=ids.device)
+            embeddings = embed(ids)
+            embeddings = torch.cat([embeddings[:, :1], memory.to(embeddings.dtype), embeddings[:, m + 1 :]], dim=1)
+            hidden = self.model(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state  # (B, S, H)
+            memory = torch.where(active[:, None, None], hidden[:, 1 : m + 1], memory)
+            yield step, active, hidden, slots, positions
+
+
+class GenaLMRMTForTokenClassification(GenaLMRecurrentMemory):
+    """RMT token classification: one prediction per input token of the full sequence (B, L, num_labels); the
+    positions of special and padding tokens get zeros. Labels -100 take no loss."""
+
+    def __init__(self, config: GenaLMConfig):
+        super().__init__(config)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> TokenClassifierOutput:
+        kwargs.pop("num_items_in_batch", None)
+        batch, length = input_ids.shape
+        logits = torch.zeros(batch, length, self.config.num_labels, device=input_ids.device)
+        for _, active, hidden, slots, positions in self.run_segments(input_ids, attention_mask):
+            segment_logits = self.classifier(self.dropout(hidden))  # (B, S, num_labels)
+            for row in range(batch):
+                if active[row]:
+                    logits = logits.index_put(
+                        (torch.full_like(positions[row], row), positions[row]), segment_logits[row][slots[row]]
+                    )
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, self.config)
+        return TokenClassifierOutput(loss=loss, logits=logits)
+
+
+class GenaLMRMTForSequenceClassification(GenaLMRecurrentMemory):
+    """RMT sequence classification from the pooled [CLS] output of each row's last segment, which has read the
+    whole sequence through the memory."""
+
+    def __init__(self, config: GenaLMConfig):
+        super().__init__(config)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
+        kwargs.pop("num_items_in_batch", None)
+        pooled = None
+        for _, active, hidden, _, _ in self.run_segments(input_ids, attention_mask):
+            segment_pooled = torch.tanh(self.model.pooler(hidden[:, 0]))  # (B, H)
+            pooled = segment_pooled if pooled is None else torch.where(active[:, None], segment_pooled, pooled)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None
+        if labels is not None:
+            loss = sequence_classification_loss(logits, labels, self.config, self.config.classifier_pos_weight)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
 __all__ = [
+    "GenaLMRecurrentMemory",
+    "GenaLMRMTForSequenceClassification",
+    "GenaLMRMTForTokenClassification",
     "GenaLMPreTrainedModel",
     "GenaLMModel",
     "GenaLMForMaskedLM",
