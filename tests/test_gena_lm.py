@@ -330,7 +330,7 @@ def test_rmt_truncated_backpropagation():
     for depth, reaches_first_segment in ((-1, True), (1, False)):
         model = rmt(GenaLMRMTForSequenceClassification, rmt_bptt_depth=depth).train()
         model(input_ids=input_ids, labels=torch.tensor([1])).loss.backward()
-        assert (model.memory.grad is not None and model.memory.grad.abs().sum() > 0) is reaches_first_segment
+        assert bool(model.memory.grad is not None and model.memory.grad.abs().sum() > 0) is reaches_first_segment
 
 
 def test_rmt_loads_a_pretrained_backbone(tmp_path):
