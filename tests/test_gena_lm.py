@@ -339,3 +339,18 @@ def test_rmt_loads_a_pretrained_backbone(tmp_path):
     model = GenaLMRMTForSequenceClassification.from_pretrained(tmp_path, rmt_memory_tokens=4, num_labels=3)
     torch.testing.assert_close(model.model.pooler.weight, backbone.model.pooler.weight)
     assert model.memory.shape == (4, 32) and model.classifier.out_features == 3
+
+
+def test_a_saved_bigbird_base_model_loads(tmp_path):
+    """transformers saves a base BigBirdModel without the "bert." prefix."""
+    from transformers import BigBirdModel
+
+    reference = BigBirdModel(bigbird_reference().config).eval()
+    reference.save_pretrained(tmp_path)
+    model = GenaLMModel.from_pretrained(tmp_path).eval()
+    input_ids, attention_mask = padded_batch([400, 300])
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)

@@ -357,3 +357,17 @@ def test_token_classification_ignores_minus_100():
     out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
     keep = labels != -100
     torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits[keep], labels[keep]))
+
+
+def test_a_saved_esm_base_model_loads(tmp_path):
+    """transformers saves a base EsmModel without the "esm." prefix."""
+    from transformers import EsmModel
+
+    reference = EsmModel(esm_v1_reference(tmp_path).config, add_pooling_layer=False).eval()
+    reference.save_pretrained(tmp_path)
+    model = NucleotideTransformerModel.from_pretrained(tmp_path).eval()
+    input_ids, attention_mask = padded_batch()
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    torch.testing.assert_close(actual, expected, atol=1e-4, rtol=0)

@@ -69,7 +69,7 @@ class GenaLMLayer(GradientCheckpointingLayer):
 
 def _original_key_mapping(pre_layer_norm: bool) -> dict[str, str]:
     """GENA BERT fork / transformers BigBird names -> dna_zoo names."""
-    layer = r"^bert\.encoder\.layer\.(\d+)\."
+    layer = r"^(?:bert\.)?encoder\.layer\.(\d+)\."  # "bert." is absent in a saved base model
     norms = (
         {
             layer + r"pre_attention_ln\.": r"model.layers.\1.attention_norm.",
@@ -84,8 +84,8 @@ def _original_key_mapping(pre_layer_norm: bool) -> dict[str, str]:
     return {
         r"LayerNorm\.gamma$": "LayerNorm.weight",
         r"LayerNorm\.beta$": "LayerNorm.bias",
-        r"^bert\.embeddings\.LayerNorm\.": "model.embeddings.layer_norm.",
-        r"^bert\.embeddings\.": "model.embeddings.",
+        r"^(?:bert\.)?embeddings\.LayerNorm\.": "model.embeddings.layer_norm.",
+        r"^(?:bert\.)?embeddings\.": "model.embeddings.",
         **norms,
         layer + r"attention\.self\.query\.": r"model.layers.\1.attention.q_proj.",
         layer + r"attention\.self\.key\.": r"model.layers.\1.attention.k_proj.",
@@ -93,8 +93,8 @@ def _original_key_mapping(pre_layer_norm: bool) -> dict[str, str]:
         layer + r"attention\.output\.dense\.": r"model.layers.\1.attention.o_proj.",
         layer + r"intermediate\.dense\.": r"model.layers.\1.mlp.up_proj.",
         layer + r"output\.dense\.": r"model.layers.\1.mlp.down_proj.",
-        r"^bert\.encoder\.last_layer_ln\.": "model.final_norm.",
-        r"^bert\.pooler\.(dense\.)?": "model.pooler.",
+        r"^(?:bert\.)?encoder\.last_layer_ln\.": "model.final_norm.",
+        r"^(?:bert\.)?pooler\.(dense\.)?": "model.pooler.",
         r"^cls\.predictions\.transform\.dense\.": "lm_head.dense.",
         r"^cls\.predictions\.transform\.LayerNorm\.": "lm_head.layer_norm.",
         r"^cls\.predictions\.decoder\.weight": "lm_head.decoder.weight",

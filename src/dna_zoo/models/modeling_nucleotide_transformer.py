@@ -96,11 +96,11 @@ class NucleotideTransformerLayer(GradientCheckpointingLayer):
 
 def _esm_key_mapping(mlp_in: str) -> dict[str, str]:
     """ESM layout -> dna_zoo names. transformers 5 saves ESM LayerNorms as gamma/beta, the Hub has weight/bias."""
-    layer = r"^esm\.encoder\.layer\.(\d+)\."
+    layer = r"^(?:esm\.)?encoder\.layer\.(\d+)\."  # "esm." is absent in a saved base model
     return {
         r"LayerNorm\.gamma$": "LayerNorm.weight",
         r"LayerNorm\.beta$": "LayerNorm.bias",
-        r"^esm\.embeddings\.": "model.embeddings.",
+        r"^(?:esm\.)?embeddings\.": "model.embeddings.",
         layer + r"attention\.LayerNorm\.": r"model.layers.\1.attention_norm.",
         layer + r"attention\.self\.query\.": r"model.layers.\1.attention.q_proj.",
         layer + r"attention\.self\.key\.": r"model.layers.\1.attention.k_proj.",
@@ -109,7 +109,7 @@ def _esm_key_mapping(mlp_in: str) -> dict[str, str]:
         layer + r"LayerNorm\.": r"model.layers.\1.mlp_norm.",
         layer + r"intermediate\.dense\.": rf"model.layers.\1.mlp.{mlp_in}.",
         layer + r"output\.dense\.": r"model.layers.\1.mlp.down_proj.",
-        r"^esm\.encoder\.emb_layer_norm_after\.": "model.final_norm.",
+        r"^(?:esm\.)?encoder\.emb_layer_norm_after\.": "model.final_norm.",
     }
 
 
