@@ -207,6 +207,21 @@ class MultiWindowAttention(DNAAttention):
         return output.transpose(1, 2), None
 
 
+def _block_sparse_slots(x: torch.Tensor, block_size: int, random_blocks: torch.Tensor) -> torch.Tensor:
+    """(B, H, L, ...) -> (B, H, n - 2, (5 + r) * b, ...): for each non-global query block i, the key blocks
+    [0, i - 1, i, i + 1, n - 1, random...]. The window is an unfold view and the global blocks are expanded; only the
+    random blocks are gathered (index_select, whose backward is a cheap index_add)."""
+    batch, heads, length = x.shape[:3]
+    rest = x.shape[3:]
+    blocks = length // block_size
+    window = x.unfold(2, 3 * block_size, block_size).movedim(-1, 3)  # (B, H, n - 2, 3b, ...)
+    first = x[:, :, None, :block_size].expand(batch, heads, blocks - 2, block_size, *rest)
+    last = x[:, :, None, -block_size:].expand(batch, heads, blocks - 2, block_size, *rest)
+    flat_index = (torch.arange(heads, device=x.device)[:, None, None] * blocks + random_blocks).reshape(-1)
+    random = x.reshape(batch, heads * blocks, block_size, *rest).index_select(1, flat_index)
+    return torch.cat([first, window, last, random.view(batch, heads, blocks - 2, -1, *rest)], dim=3)
+
+
 def block_sparse_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -228,8 +243,6 @@ def block_sparse_attention(
     included. Cost is (5 + r) blocks per query block: linear in L.
     """
     batch, heads, length, dim = query.shape
-    num_blocks = length // block_size
-    key_valid = valid[:, None, None, :]  # (B, 1, 1, L)
 
     def attend(q, k, v, mask):
         if eager:
@@ -238,27 +251,19 @@ def block_sparse_attention(
         return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
 
     global_queries = torch.cat([query[:, :, :block_size], query[:, :, -block_size:]], dim=2)  # (B, H, 2b, D)
-    global_out = attend(global_queries, key, value, key_valid)
+    global_out = attend(global_queries, key, value, valid[:, None, None, :])
 
-    middle = torch.arange(1, num_blocks - 1, device=query.device)  # (n - 2,)
-    slots = torch.stack(
-        [torch.zeros_like(middle), middle - 1, middle, middle + 1, torch.full_like(middle, num_blocks - 1)]
-    )
-    slots = torch.cat([slots.T.expand(heads, -1, -1), random_blocks], dim=-1)  # (H, n - 2, 5 + r)
-    slot_used = torch.ones(slots.shape[1:], dtype=torch.bool, device=query.device)  # (n - 2, 5 + r)
-    slot_used[0, 0] = False  # block 1's window already holds block 0
-    slot_used[-1, 4] = False  # block n - 2's window already holds block n - 1
-
-    heads_index = torch.arange(heads, device=query.device)[:, None, None]
-    blocked_key = key.view(batch, heads, num_blocks, block_size, dim)[:, heads_index, slots]  # (B, H, n-2, 5+r, b, D)
-    blocked_value = value.view(batch, heads, num_blocks, block_size, dim)[:, heads_index, slots]
-    blocked_valid = valid.view(batch, 1, num_blocks, block_size)[:, 0][:, slots] & slot_used[..., None]
-    keys_per_block = slots.shape[-1] * block_size
+    keys = _block_sparse_slots(key, block_size, random_blocks)  # (B, H, n - 2, (5 + r) b, D)
+    values = _block_sparse_slots(value, block_size, random_blocks)
+    key_valid = _block_sparse_slots(valid[:, None].expand(batch, heads, length), block_size, random_blocks).clone()
+    key_valid[:, :, 0, :block_size] = False  # block 1's window already holds block 0
+    key_valid[:, :, -1, 4 * block_size : 5 * block_size] = False  # block n - 2's window already holds block n - 1
+    per_block = keys.shape[3]
     middle_out = attend(
         query[:, :, block_size:-block_size].reshape(batch, -1, block_size, dim),  # (B, H * (n - 2), b, D)
-        blocked_key.reshape(batch, -1, keys_per_block, dim),
-        blocked_value.reshape(batch, -1, keys_per_block, dim),
-        blocked_valid.reshape(batch, -1, 1, keys_per_block),
+        keys.reshape(batch, -1, per_block, dim),
+        values.reshape(batch, -1, per_block, dim),
+        key_valid.reshape(batch, -1, 1, per_block),
     ).view(batch, heads, -1, dim)
     output = torch.cat([global_out[:, :, :block_size], middle_out, global_out[:, :, block_size:]], dim=2)
     return (output * valid[:, None, :, None]).transpose(1, 2)
