@@ -354,3 +354,23 @@ def test_a_saved_bigbird_base_model_loads(tmp_path):
         actual = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     real = attention_mask.bool()
     torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny-bigbird"])
+def test_rotary_positions_option(tmp_path, preset):
+    torch.manual_seed(0)
+    config = GenaLMConfig.from_preset(
+        preset, vocab_size=100, position_embedding_type="rotary", hidden_dropout=0.0, initializer_range=0.3
+    )
+    model = GenaLMForMaskedLM(config).eval()
+    assert not any("position_embeddings" in key for key in model.state_dict())
+    input_ids, attention_mask = padded_batch([300, 200])
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        rotary, model.model.rotary = model.model.rotary, None  # guard: without positions the output changes
+        assert (model(input_ids=input_ids, attention_mask=attention_mask).logits - logits).abs().max() > 1e-4
+        model.model.rotary = rotary
+    model.save_pretrained(tmp_path)
+    with torch.no_grad():
+        reloaded = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+        assert torch.equal(reloaded(input_ids=input_ids, attention_mask=attention_mask).logits, logits)

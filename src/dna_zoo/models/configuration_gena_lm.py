@@ -128,6 +128,9 @@ class GenaLMConfig(DNAConfig):
             `num_random_blocks` random blocks; sequences of at most (5 + 2r) * block_size tokens use full attention).
         block_size, num_random_blocks: block-sparse layout (64 and 3 in gena-lm-bigbird-base-t2t).
         type_vocab_size: token type embeddings (2, for sequence pairs).
+        position_embedding_type: "absolute" (learned table, as published) or "rotary" (rotary over the full head
+            dimension, base `rotary_base`, no position table; the partial rotary of GENA's "sparse" checkpoints
+            is not supported).
         classifier_pooling: "pooler" (BERT: dense + tanh on [CLS], as GENA fine-tuning does), "mean" or "cls".
         classifier_pos_weight: per-label positive weights for multi-label BCE (rare labels).
         rmt_memory_tokens: memory tokens m of the recurrent-memory wrappers (GenaLMRMTFor*).
@@ -154,6 +157,8 @@ class GenaLMConfig(DNAConfig):
         num_random_blocks: int = 3,
         max_position_embeddings: int = 512,
         type_vocab_size: int = 2,
+        position_embedding_type: str = "absolute",
+        rotary_base: float = 10000.0,
         layer_norm_eps: float = 1e-12,
         attention_dropout: float = 0.1,
         hidden_dropout: float = 0.1,
@@ -170,6 +175,8 @@ class GenaLMConfig(DNAConfig):
         tie_word_embeddings: bool = True,
         **kwargs,
     ):
+        if position_embedding_type not in ("absolute", "rotary"):
+            raise ValueError(f"position_embedding_type must be 'absolute' or 'rotary', got {position_embedding_type!r}")
         if attention_type not in ("full", "block_sparse"):
             raise ValueError(f"attention_type must be 'full' or 'block_sparse', got {attention_type!r}")
         self.vocab_size = vocab_size
@@ -185,6 +192,8 @@ class GenaLMConfig(DNAConfig):
         self.num_random_blocks = num_random_blocks
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
+        self.position_embedding_type = position_embedding_type
+        self.rotary_base = rotary_base
         self.layer_norm_eps = layer_norm_eps
         self.attention_dropout = attention_dropout
         self.attention_bias = True

@@ -17,19 +17,20 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import can_return_tuple
 
-from .attention import BlockSparseAttention, DNAAttention
+from .attention import BlockSparseAttention, DNAAttention, RotaryEmbedding
 from .configuration_gena_lm import GenaLMConfig, config_from_original
 from .layers import GeluMLP, MaskedLMHead, pool_hidden_states, sequence_classification_loss
 from .pretrained import DNAPreTrainedModel
 
 
 class GenaLMEmbeddings(nn.Module):
-    """Word + learned absolute position + token type embeddings, then LayerNorm and dropout."""
+    """Word + learned absolute position (unless rotary) + token type embeddings, then LayerNorm and dropout."""
 
     def __init__(self, config: GenaLMConfig):
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        if config.position_embedding_type == "absolute":
+            self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
@@ -39,7 +40,9 @@ class GenaLMEmbeddings(nn.Module):
         positions = torch.arange(embeddings.shape[1], device=embeddings.device)
         if token_type_ids is None:
             token_type_ids = torch.zeros(embeddings.shape[:2], dtype=torch.long, device=embeddings.device)
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids) + self.position_embeddings(positions)
+        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        if hasattr(self, "position_embeddings"):
+            embeddings = embeddings + self.position_embeddings(positions)
         return self.dropout(self.layer_norm(embeddings))
 
 
@@ -57,12 +60,12 @@ class GenaLMLayer(GradientCheckpointingLayer):
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, attention_mask=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, **kwargs):
         if self.pre_layer_norm:
-            attn_output, _ = self.attention(self.attention_norm(hidden_states), attention_mask)
+            attn_output, _ = self.attention(self.attention_norm(hidden_states), attention_mask, position_embeddings)
             hidden_states = hidden_states + self.dropout(attn_output)
             return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
-        attn_output, _ = self.attention(hidden_states, attention_mask)
+        attn_output, _ = self.attention(hidden_states, attention_mask, position_embeddings)
         hidden_states = self.attention_norm(hidden_states + self.dropout(attn_output))
         return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states)))
 
@@ -134,6 +137,8 @@ class GenaLMPreTrainedModel(DNAPreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, MaskedLMHead):
             init.zeros_(module.bias)
+        elif isinstance(module, RotaryEmbedding):
+            init.copy_(module.inv_freq, module.compute_inv_freq())
 
 
 class GenaLMModel(GenaLMPreTrainedModel):
@@ -148,6 +153,9 @@ class GenaLMModel(GenaLMPreTrainedModel):
         super().__init__(config)
         self.embeddings = GenaLMEmbeddings(config)
         self.layers = nn.ModuleList(GenaLMLayer(config, i) for i in range(config.num_hidden_layers))
+        head_dim = config.hidden_size // config.num_attention_heads
+        rotary = config.position_embedding_type == "rotary"
+        self.rotary = RotaryEmbedding(head_dim, config.rotary_base) if rotary else None
         self.final_norm = (
             nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.last_layer_norm else None
         )
@@ -180,7 +188,7 @@ class GenaLMModel(GenaLMPreTrainedModel):
             output_hidden_states = self.config.output_hidden_states
         reference = input_ids if input_ids is not None else inputs_embeds
         batch, length = reference.shape[:2]
-        if length > self.config.max_position_embeddings:
+        if self.config.position_embedding_type == "absolute" and length > self.config.max_position_embeddings:
             raise ValueError(
                 f"input of {length} tokens is longer than this model's {self.config.max_position_embeddings} "
                 "learned positions; truncate it, cut it into windows or use the recurrent-memory wrapper"
@@ -202,9 +210,13 @@ class GenaLMModel(GenaLMPreTrainedModel):
 
         hidden_states = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, L, H)
         mask = attention_mask if sparse else create_bidirectional_mask(self.config, hidden_states, attention_mask)
+        position_embeddings = None
+        if self.rotary is not None:
+            positions = torch.arange(hidden_states.shape[1], device=hidden_states.device).unsqueeze(0)
+            position_embeddings = self.rotary(hidden_states, positions)  # cos, sin (1, L, D)
         all_hidden_states = [hidden_states] if output_hidden_states else None
         for layer in self.layers:
-            hidden_states = layer(hidden_states, mask)
+            hidden_states = layer(hidden_states, mask, position_embeddings)
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
         if self.final_norm is not None:
