@@ -121,25 +121,6 @@ class GenaLMPreTrainedModel(DNAPreTrainedModel):
         fields = config_from_original(raw_config)
         return None if fields is None else _original_key_mapping(fields["pre_layer_norm"])
 
-    @torch.no_grad()
-    def _init_weights(self, module):
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
-                module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, MaskedLMHead):
-            init.zeros_(module.bias)
-        elif isinstance(module, RotaryEmbedding):
-            init.copy_(module.inv_freq, module.compute_inv_freq())
-
 
 class GenaLMModel(GenaLMPreTrainedModel):
     """The encoder; `pooler_output` is dense + tanh on the first ([CLS]) token, as in BERT.

@@ -105,23 +105,13 @@ class MistralDNAPreTrainedModel(DNAPreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
+        super()._init_weights(module)
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, RMSNorm):
-            init.ones_(module.weight)
-        elif isinstance(module, SwiGLUExperts):
+        if isinstance(module, SwiGLUExperts):
             init.normal_(module.gate_up_proj, mean=0.0, std=std)
             init.normal_(module.down_proj, mean=0.0, std=std)
         elif isinstance(module, TopKRouter):
             init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, RotaryEmbedding):
-            init.copy_(module.inv_freq, module.compute_inv_freq())
-
 
 class MistralDNAModel(MistralDNAPreTrainedModel):
     """The decoder. Returns hidden states (final RMSNorm applied), the KV cache and, on request, router logits."""

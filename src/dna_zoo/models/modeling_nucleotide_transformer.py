@@ -5,7 +5,6 @@ This file travels to the Hub as remote code: it imports only torch, transformers
 
 import torch
 from torch import nn
-from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
@@ -135,25 +134,6 @@ class NucleotideTransformerPreTrainedModel(DNAPreTrainedModel):
         if fields is None:
             return None
         return _esm_key_mapping("up_proj" if fields["mlp_type"] == "gelu" else "gate_up_proj")
-
-    @torch.no_grad()
-    def _init_weights(self, module):
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
-                module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, MaskedLMHead):
-            init.zeros_(module.bias)
-        elif isinstance(module, RotaryEmbedding):
-            init.copy_(module.inv_freq, module.compute_inv_freq())
 
 
 class NucleotideTransformerModel(NucleotideTransformerPreTrainedModel):

@@ -122,24 +122,11 @@ class TrinityDNAPreTrainedModel(DNAPreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
-        std = self.config.initializer_range
+        super()._init_weights(module)
         if isinstance(module, GatedReverseComplement):
             init.eye_(module.weight)  # W_G starts as the identity
-        elif isinstance(module, (nn.Linear, nn.Conv1d)):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
-                module.weight[module.padding_idx].zero_()
-        elif isinstance(module, RMSNorm):
-            init.ones_(module.weight)
-        elif isinstance(module, RotaryEmbedding):
-            init.copy_(module.inv_freq, module.compute_inv_freq())
         elif isinstance(module, TrinityDNAModel):  # non-persistent buffer: rebuilt after meta-device loading
             init.copy_(module.complement, torch.tensor(self.config.complement_map))
-
 
 class TrinityDNAModel(TrinityDNAPreTrainedModel):
     """Gated reverse complement around the shared encoder f:

@@ -8,7 +8,13 @@ that lists the keys. Only task heads (a new classifier on a pretrained backbone)
 This file travels to the Hub as remote code: it imports only torch and transformers.
 """
 
+import torch
+from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import initialization as init
+
+from .attention import RotaryEmbedding
+from .layers import MaskedLMHead, RMSNorm
 
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
 
@@ -56,6 +62,29 @@ class DNAPreTrainedModel(PreTrainedModel):
     # Prefixes (after the base model prefix is removed) of the task heads of a family: a checkpoint of one head
     # may be loaded into another head class, so their keys may be unexpected or missing without harm.
     head_prefixes: tuple[str, ...] = ()
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """Normal(0, initializer_range) weights, zero biases, unit norms, zero padding rows; rotary frequencies
+        (a non-persistent buffer, rebuilt after meta-device loading). Families add their own parameters."""
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, RMSNorm):
+            init.ones_(module.weight)
+        elif isinstance(module, MaskedLMHead):
+            init.zeros_(module.bias)
+        elif isinstance(module, RotaryEmbedding):
+            init.copy_(module.inv_freq, module.compute_inv_freq())
 
     @classmethod
     def original_key_mapping(cls, raw_config: dict) -> dict[str, str] | None:
