@@ -113,6 +113,7 @@ class MistralDNAPreTrainedModel(DNAPreTrainedModel):
         elif isinstance(module, TopKRouter):
             init.normal_(module.weight, mean=0.0, std=std)
 
+
 class MistralDNAModel(MistralDNAPreTrainedModel):
     """The decoder. Returns hidden states (final RMSNorm applied), the KV cache and, on request, router logits."""
 

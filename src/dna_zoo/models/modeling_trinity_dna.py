@@ -128,6 +128,7 @@ class TrinityDNAPreTrainedModel(DNAPreTrainedModel):
         elif isinstance(module, TrinityDNAModel):  # non-persistent buffer: rebuilt after meta-device loading
             init.copy_(module.complement, torch.tensor(self.config.complement_map))
 
+
 class TrinityDNAModel(TrinityDNAPreTrainedModel):
     """Gated reverse complement around the shared encoder f:
 
