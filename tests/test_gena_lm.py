@@ -21,7 +21,7 @@ from dna_zoo import (
     GenaLMForTokenClassification,
     GenaLMModel,
 )
-from dna_zoo.models.attention import bigbird_random_blocks, block_sparse_attention
+from dna_zoo.models.attention import BlockSparseLayout, block_sparse_attention
 
 from model_tester import FamilyModelTests
 
@@ -127,22 +127,27 @@ def test_bigbird_short_sequences_fall_back_to_full_attention(tmp_path):
     torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
 
 
-def test_block_sparse_equals_dense_attention_over_the_same_key_sets():
-    """Eval layout (random blocks = block 0): the sparse kernel equals dense attention with the BigBird mask and
-    the multiplicity of block 0 (r + 1 copies for middle blocks) written out explicitly."""
+@pytest.mark.parametrize("global_blocks,window_blocks", [(1, 3), (2, 5), (3, 3)])
+def test_block_sparse_equals_dense_attention_over_the_same_key_sets(global_blocks, window_blocks):
+    """Eval layout (random blocks = block 0): the sparse kernel equals dense attention with the layout's mask and
+    the multiplicity of block 0 (r extra copies for non-global query blocks) written out explicitly."""
     torch.manual_seed(0)
-    batch, heads, blocks, size, dim, r = 2, 3, 9, 4, 8, 2
+    batch, heads, blocks, size, dim, r = 2, 3, 14, 4, 8, 2
     length = blocks * size
     q, k, v = (torch.randn(batch, heads, length, dim) for _ in range(3))
     valid = torch.ones(batch, length, dtype=torch.bool)
     valid[1, -7:] = False
-    random_blocks = bigbird_random_blocks(heads, blocks, r, training=False)
-    sparse = block_sparse_attention(q, k, v, valid, size, random_blocks, dim**-0.5).transpose(1, 2)
-    # dense reference: counts[i_block, j_block] = how many times key block j enters query block i's softmax
+    layout = BlockSparseLayout(size, global_blocks=global_blocks, window_blocks=window_blocks, random_blocks=r)
+    random_blocks = layout.sample_random(heads, length, training=False)
+    sparse = block_sparse_attention(q, k, v, valid, layout, random_blocks, dim**-0.5).transpose(1, 2)
+    # dense reference: counts[i, j] = how many times key block j enters query block i's softmax
+    g, half = global_blocks, window_blocks // 2
     counts = torch.zeros(blocks, blocks)
-    counts[0] = counts[-1] = 1
-    for i in range(1, blocks - 1):
-        for j in {0, i - 1, i, i + 1, blocks - 1}:
+    for i in range(blocks):
+        if i < g or i >= blocks - g:
+            counts[i] = 1
+            continue
+        for j in {*range(g), *range(i - half, i + half + 1), *range(blocks - g, blocks)}:
             counts[i, j] += 1
         counts[i, 0] += r
     weights = counts.repeat_interleave(size, 0).repeat_interleave(size, 1)  # (L, L)
@@ -153,7 +158,7 @@ def test_block_sparse_equals_dense_attention_over_the_same_key_sets():
 
 
 def test_training_samples_random_blocks_outside_window_and_globals():
-    blocks = bigbird_random_blocks(heads=4, num_blocks=12, num_random=3, training=True)
+    blocks = BlockSparseLayout(8, random_blocks=3).sample_random(heads=4, length=12 * 8, training=True)
     assert blocks.shape == (4, 10, 3)
     for row in range(10):
         query_block = row + 1

@@ -207,19 +207,62 @@ class MultiWindowAttention(DNAAttention):
         return output.transpose(1, 2), None
 
 
-def _block_sparse_slots(x: torch.Tensor, block_size: int, random_blocks: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, ...) -> (B, H, n - 2, (5 + r) * b, ...): for each non-global query block i, the key blocks
-    [0, i - 1, i, i + 1, n - 1, random...]. The window is an unfold view and the global blocks are expanded; only the
-    random blocks are gathered (index_select, whose backward is a cheap index_add)."""
+def _block_sparse_slots(x: torch.Tensor, layout: "BlockSparseLayout", random_blocks: torch.Tensor) -> torch.Tensor:
+    """(B, H, L, ...) -> (B, H, rows, slots * b, ...): for each non-global query block, its key blocks in slot order
+    [first g | window of w | last g | r random]. The window is an unfold view and the global blocks are expanded;
+    only the random blocks are gathered (index_select, whose backward is a cheap index_add)."""
     batch, heads, length = x.shape[:3]
     rest = x.shape[3:]
-    blocks = length // block_size
-    window = x.unfold(2, 3 * block_size, block_size).movedim(-1, 3)  # (B, H, n - 2, 3b, ...)
-    first = x[:, :, None, :block_size].expand(batch, heads, blocks - 2, block_size, *rest)
-    last = x[:, :, None, -block_size:].expand(batch, heads, blocks - 2, block_size, *rest)
+    b, g, w = layout.block_size, layout.global_blocks, layout.window_blocks
+    blocks, rows = length // b, layout.rows(length)
+    # window of query block i starts at block i - w // 2; rows are blocks g .. n - g - 1
+    window = x.unfold(2, w * b, b)[:, :, g - w // 2 : g - w // 2 + rows].movedim(-1, 3)  # (B, H, rows, w b, ...)
+    first = x[:, :, None, : g * b].expand(batch, heads, rows, g * b, *rest)
+    last = x[:, :, None, length - g * b :].expand(batch, heads, rows, g * b, *rest)
     flat_index = (torch.arange(heads, device=x.device)[:, None, None] * blocks + random_blocks).reshape(-1)
-    random = x.reshape(batch, heads * blocks, block_size, *rest).index_select(1, flat_index)
-    return torch.cat([first, window, last, random.view(batch, heads, blocks - 2, -1, *rest)], dim=3)
+    random = x.reshape(batch, heads * blocks, b, *rest).index_select(1, flat_index)
+    return torch.cat([first, window, last, random.view(batch, heads, rows, -1, *rest)], dim=3)
+
+
+class BlockSparseLayout:
+    """BigBird layout: g global blocks at each end (attend to and are attended by everything), a sliding window of
+    w blocks around each other query block, and r random blocks. BigBird (and GENA) use g = 1, w = 3."""
+
+    def __init__(self, block_size: int, global_blocks: int = 1, window_blocks: int = 3, random_blocks: int = 3):
+        if window_blocks % 2 == 0 or global_blocks < window_blocks // 2:
+            raise ValueError(
+                f"need an odd window and global_blocks >= window // 2, got {window_blocks}, {global_blocks}"
+            )
+        self.block_size, self.global_blocks = block_size, global_blocks
+        self.window_blocks, self.random_blocks = window_blocks, random_blocks
+
+    @property
+    def full_attention_threshold(self) -> int:
+        """Inputs of at most this many tokens use full attention (transformers: (5 + 2r) * block for g=1, w=3)."""
+        return (2 * self.global_blocks + self.window_blocks + 2 * self.random_blocks) * self.block_size
+
+    def rows(self, length: int) -> int:
+        return length // self.block_size - 2 * self.global_blocks
+
+    def structural_slots(self, length: int, device=None) -> torch.Tensor:
+        """(rows, 2g + w) key block of each non-random slot of each non-global query block."""
+        blocks, g, w = length // self.block_size, self.global_blocks, self.window_blocks
+        query_blocks = torch.arange(g, blocks - g, device=device)[:, None]  # (rows, 1)
+        first = torch.arange(g, device=device).expand(len(query_blocks), g)
+        window = query_blocks + torch.arange(-(w // 2), w // 2 + 1, device=device)
+        last = torch.arange(blocks - g, blocks, device=device).expand(len(query_blocks), g)
+        return torch.cat([first, window, last], dim=1)
+
+    def sample_random(self, heads: int, length: int, training: bool, device=None) -> torch.Tensor:
+        """(H, rows, r) random key blocks. Training: distinct blocks outside the globals and the window, per head.
+        Eval: all zeros, as transformers' BigBird does (every random block is block 0), so outputs are
+        deterministic and match it."""
+        rows, r = self.rows(length), self.random_blocks
+        if not training:
+            return torch.zeros(heads, rows, r, dtype=torch.long, device=device)
+        scores = torch.rand(heads, rows, length // self.block_size, device=device)
+        scores.scatter_(2, self.structural_slots(length, device).expand(heads, -1, -1), -1.0)
+        return scores.topk(r, dim=-1).indices
 
 
 def block_sparse_attention(
@@ -227,22 +270,23 @@ def block_sparse_attention(
     key: torch.Tensor,
     value: torch.Tensor,
     valid: torch.Tensor,
-    block_size: int,
+    layout: BlockSparseLayout,
     random_blocks: torch.Tensor,
     scaling: float,
     eager: bool = False,
 ) -> torch.Tensor:
     """BigBird block-sparse attention (ITC layout), in plain PyTorch on top of SDPA.
 
-    query/key/value (B, H, L, D) with L a multiple of block_size; valid (B, L) bool; random_blocks (H, n - 2, r)
-    key block index of each non-global query block's random blocks. Returns (B, L, H, D), padding queries zeroed.
+    query/key/value (B, H, L, D) with L a multiple of the block size; valid (B, L) bool; random_blocks (H, rows, r)
+    from `layout.sample_random`. Returns (B, L, H, D), padding queries zeroed.
 
-    The first and last query blocks attend to every key (global). Every other query block i attends to
-    key blocks [0, i - 1, i, i + 1, n - 1] + its r random blocks; for i = 1 and i = n - 2 the global slot that
-    repeats a window block is masked, which gives exactly transformers' BigBird, duplicates of random blocks
-    included. Cost is (5 + r) blocks per query block: linear in L.
+    The g first and g last query blocks attend to every key. Every other query block attends to its slots:
+    the global blocks, its window and its random blocks; a global or window slot that repeats an earlier one
+    (near the ends) is masked, which for g = 1, w = 3 gives exactly transformers' BigBird, repeated random blocks
+    included. Cost is (2g + w + r) blocks per query block: linear in L.
     """
     batch, heads, length, dim = query.shape
+    edge = layout.global_blocks * layout.block_size
 
     def attend(q, k, v, mask):
         if eager:
@@ -250,37 +294,25 @@ def block_sparse_attention(
             return scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) @ v
         return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
 
-    global_queries = torch.cat([query[:, :, :block_size], query[:, :, -block_size:]], dim=2)  # (B, H, 2b, D)
+    global_queries = torch.cat([query[:, :, :edge], query[:, :, length - edge :]], dim=2)  # (B, H, 2 g b, D)
     global_out = attend(global_queries, key, value, valid[:, None, None, :])
 
-    keys = _block_sparse_slots(key, block_size, random_blocks)  # (B, H, n - 2, (5 + r) b, D)
-    values = _block_sparse_slots(value, block_size, random_blocks)
-    key_valid = _block_sparse_slots(valid[:, None].expand(batch, heads, length), block_size, random_blocks).clone()
-    key_valid[:, :, 0, :block_size] = False  # block 1's window already holds block 0
-    key_valid[:, :, -1, 4 * block_size : 5 * block_size] = False  # block n - 2's window already holds block n - 1
-    per_block = keys.shape[3]
+    keys = _block_sparse_slots(key, layout, random_blocks)  # (B, H, rows, slots * b, D)
+    values = _block_sparse_slots(value, layout, random_blocks)
+    key_valid = _block_sparse_slots(valid[:, None].expand(batch, heads, length), layout, random_blocks)
+    structural = layout.structural_slots(length, query.device)  # (rows, 2g + w)
+    repeats = (structural[:, :, None] == structural[:, None, :]).tril(-1).any(-1)  # seen in an earlier slot
+    slot_used = torch.cat([~repeats, repeats.new_ones(repeats.shape[0], random_blocks.shape[-1])], dim=1)
+    key_valid = key_valid & slot_used.repeat_interleave(layout.block_size, dim=1)  # (B, H, rows, slots * b)
+    per_row = keys.shape[3]
     middle_out = attend(
-        query[:, :, block_size:-block_size].reshape(batch, -1, block_size, dim),  # (B, H * (n - 2), b, D)
-        keys.reshape(batch, -1, per_block, dim),
-        values.reshape(batch, -1, per_block, dim),
-        key_valid.reshape(batch, -1, 1, per_block),
+        query[:, :, edge : length - edge].reshape(batch, -1, layout.block_size, dim),  # (B, H * rows, b, D)
+        keys.reshape(batch, -1, per_row, dim),
+        values.reshape(batch, -1, per_row, dim),
+        key_valid.reshape(batch, -1, 1, per_row),
     ).view(batch, heads, -1, dim)
-    output = torch.cat([global_out[:, :, :block_size], middle_out, global_out[:, :, block_size:]], dim=2)
+    output = torch.cat([global_out[:, :, :edge], middle_out, global_out[:, :, edge:]], dim=2)
     return (output * valid[:, None, :, None]).transpose(1, 2)
-
-
-def bigbird_random_blocks(heads: int, num_blocks: int, num_random: int, training: bool, device=None) -> torch.Tensor:
-    """(H, n - 2, r) random key blocks per non-global query block. In training, r distinct blocks outside the
-    global blocks and the block's window, sampled per head; in eval, all zeros, as transformers' BigBird does
-    (every random block is then block 0), so that eval outputs are deterministic and match it."""
-    if not training:
-        return torch.zeros(heads, num_blocks - 2, num_random, dtype=torch.long, device=device)
-    scores = torch.rand(heads, num_blocks - 2, num_blocks, device=device)
-    rows = torch.arange(1, num_blocks - 1, device=device)
-    excluded = torch.stack([rows - 1, rows, rows + 1], dim=1)  # window of each query block
-    scores[:, :, [0, num_blocks - 1]] = -1.0
-    scores.scatter_(2, excluded.expand(heads, -1, -1), -1.0)
-    return scores.topk(num_random, dim=-1).indices
 
 
 class BlockSparseAttention(DNAAttention):
@@ -290,12 +322,10 @@ class BlockSparseAttention(DNAAttention):
     def attend(self, query, key, value, attention_mask, **kwargs):
         if attention_mask is None or attention_mask.dim() != 2:
             return super().attend(query, key, value, attention_mask, **kwargs)
-        config = self.config
-        random_blocks = bigbird_random_blocks(
-            self.num_heads, query.shape[2] // config.block_size, config.num_random_blocks, self.training, query.device
-        )
-        eager = config._attn_implementation == "eager"
+        layout = self.config.block_sparse_layout
+        random_blocks = layout.sample_random(self.num_heads, query.shape[2], self.training, query.device)
+        eager = self.config._attn_implementation == "eager"
         output = block_sparse_attention(
-            query, key, value, attention_mask.bool(), config.block_size, random_blocks, self.scaling, eager
+            query, key, value, attention_mask.bool(), layout, random_blocks, self.scaling, eager
         )
         return output, None

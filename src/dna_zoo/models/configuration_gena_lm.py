@@ -4,6 +4,7 @@ BigBird block-sparse attention, with the published presets.
 This file travels to the Hub as remote code: it imports only transformers and its siblings.
 """
 
+from .attention import BlockSparseLayout
 from .pretrained import DNAConfig
 
 
@@ -124,9 +125,11 @@ class GenaLMConfig(DNAConfig):
         pre_layer_norm: GENA fork blocks `h = x + Attn(LN(x)); out = h + FFN(LN(h))` (True) or post-LN BERT /
             BigBird blocks `h = LN(x + Attn(x)); out = LN(h + FFN(h))` (False).
         last_layer_norm: a LayerNorm after the last layer; defaults to the value of `pre_layer_norm`, as in GENA.
-        attention_type: "full" or "block_sparse" (BigBird: global first and last blocks, a window of 3 blocks,
-            `num_random_blocks` random blocks; sequences of at most (5 + 2r) * block_size tokens use full attention).
-        block_size, num_random_blocks: block-sparse layout (64 and 3 in gena-lm-bigbird-base-t2t).
+        attention_type: "full" or "block_sparse" (BigBird: `num_global_blocks` global blocks at each end, a window of
+            `num_window_blocks` blocks, `num_random_blocks` random blocks; inputs of at most
+            (2 g + w + 2 r) * block_size tokens use full attention).
+        block_size, num_random_blocks, num_window_blocks, num_global_blocks: block-sparse layout (64, 3, 3 and 1 in
+            gena-lm-bigbird-base-t2t, as in BigBird).
         type_vocab_size: token type embeddings (2, for sequence pairs).
         position_embedding_type: "absolute" (learned table, as published) or "rotary" (rotary over the full head
             dimension, base `rotary_base`, no position table; the partial rotary of GENA's "sparse" checkpoints
@@ -155,6 +158,8 @@ class GenaLMConfig(DNAConfig):
         attention_type: str = "full",
         block_size: int = 64,
         num_random_blocks: int = 3,
+        num_window_blocks: int = 3,
+        num_global_blocks: int = 1,
         max_position_embeddings: int = 512,
         type_vocab_size: int = 2,
         position_embedding_type: str = "absolute",
@@ -190,6 +195,9 @@ class GenaLMConfig(DNAConfig):
         self.attention_type = attention_type
         self.block_size = block_size
         self.num_random_blocks = num_random_blocks
+        self.num_window_blocks = num_window_blocks
+        self.num_global_blocks = num_global_blocks
+        BlockSparseLayout(block_size, num_global_blocks, num_window_blocks, num_random_blocks)  # validates
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
         self.position_embedding_type = position_embedding_type
@@ -222,9 +230,15 @@ class GenaLMConfig(DNAConfig):
         return self.max_position_embeddings
 
     @property
+    def block_sparse_layout(self) -> BlockSparseLayout:
+        return BlockSparseLayout(
+            self.block_size, self.num_global_blocks, self.num_window_blocks, self.num_random_blocks
+        )
+
+    @property
     def sparse_threshold(self) -> int:
         """Inputs of at most this many tokens use full attention even in a block-sparse model (as BigBird)."""
-        return (5 + 2 * self.num_random_blocks) * self.block_size
+        return self.block_sparse_layout.full_attention_threshold
 
 
 __all__ = ["GenaLMConfig", "PRESETS", "config_from_original"]
