@@ -1,70 +1,32 @@
-"""Every AutoConfig / AutoModel* / AutoTokenizer registration of dna_zoo, in one place."""
+"""Every AutoConfig / AutoModel* / AutoTokenizer registration of dna_zoo, in one place.
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-)
+The classes of each family come from its modeling file's AUTO_MAP (the same map save_pretrained writes as
+`auto_map`) and from tokenization_dna.TOKENIZERS, so registration and remote code cannot disagree.
+"""
+
+import transformers
+from transformers import AutoConfig, AutoTokenizer
 
 from .models import (
-    GenaLMConfig,
-    GenaLMForMaskedLM,
-    GenaLMForSequenceClassification,
-    GenaLMForTokenClassification,
-    GenaLMModel,
-    GenaLMTokenizer,
-    MistralDNAConfig,
-    MistralDNAForCausalLM,
-    MistralDNAForSequenceClassification,
-    MistralDNAModel,
-    MistralDNATokenizer,
-    NucleotideTransformerConfig,
-    NucleotideTransformerForMaskedLM,
-    NucleotideTransformerForSequenceClassification,
-    NucleotideTransformerForTokenClassification,
-    NucleotideTransformerModel,
-    NucleotideTransformerTokenizer,
-    TrinityDNAConfig,
-    TrinityDNAForMaskedLM,
-    TrinityDNAForSequenceClassification,
-    TrinityDNAForTokenClassification,
-    TrinityDNAModel,
-    TrinityDNATokenizer,
+    modeling_gena_lm,
+    modeling_mistral_dna,
+    modeling_nucleotide_transformer,
+    modeling_trinity_dna,
+    tokenization_dna,
 )
 
-FAMILIES = {
-    GenaLMConfig: {
-        AutoModel: GenaLMModel,
-        AutoModelForMaskedLM: GenaLMForMaskedLM,
-        AutoModelForSequenceClassification: GenaLMForSequenceClassification,
-        AutoModelForTokenClassification: GenaLMForTokenClassification,
-        AutoTokenizer: GenaLMTokenizer,
-    },
-    NucleotideTransformerConfig: {
-        AutoModel: NucleotideTransformerModel,
-        AutoModelForMaskedLM: NucleotideTransformerForMaskedLM,
-        AutoModelForSequenceClassification: NucleotideTransformerForSequenceClassification,
-        AutoModelForTokenClassification: NucleotideTransformerForTokenClassification,
-        AutoTokenizer: NucleotideTransformerTokenizer,
-    },
-    MistralDNAConfig: {
-        AutoModel: MistralDNAModel,
-        AutoModelForCausalLM: MistralDNAForCausalLM,
-        AutoModelForSequenceClassification: MistralDNAForSequenceClassification,
-        AutoTokenizer: MistralDNATokenizer,
-    },
-    TrinityDNAConfig: {
-        AutoModel: TrinityDNAModel,
-        AutoModelForMaskedLM: TrinityDNAForMaskedLM,
-        AutoModelForSequenceClassification: TrinityDNAForSequenceClassification,
-        AutoModelForTokenClassification: TrinityDNAForTokenClassification,
-        AutoTokenizer: TrinityDNATokenizer,
-    },
-}
+MODELING_MODULES = (modeling_gena_lm, modeling_mistral_dna, modeling_nucleotide_transformer, modeling_trinity_dna)
+
+
+def _family(module) -> tuple[type, dict]:
+    classes = {getattr(transformers, auto): getattr(module, name) for auto, name in module.AUTO_MAP.items()}
+    config_class = next(iter(classes.values())).config_class
+    classes[AutoTokenizer] = tokenization_dna.TOKENIZERS[config_class.model_type]
+    return config_class, classes
+
+
+# config class -> {Auto class: dna_zoo class}
+FAMILIES = dict(_family(module) for module in MODELING_MODULES)
 
 
 def register_all() -> None:

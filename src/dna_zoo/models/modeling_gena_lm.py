@@ -423,6 +423,15 @@ class GenaLMRMTForSequenceClassification(GenaLMRecurrentMemory):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+# Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
+AUTO_MAP = {
+    "AutoModel": "GenaLMModel",
+    "AutoModelForMaskedLM": "GenaLMForMaskedLM",
+    "AutoModelForSequenceClassification": "GenaLMForSequenceClassification",
+    "AutoModelForTokenClassification": "GenaLMForTokenClassification",
+}
+
+
 __all__ = [
     "GenaLMRecurrentMemory",
     "GenaLMRMTForSequenceClassification",

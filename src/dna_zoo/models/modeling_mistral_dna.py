@@ -336,6 +336,14 @@ class MistralDNAForSequenceClassification(MistralDNAPreTrainedModel):
         )
 
 
+# Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
+AUTO_MAP = {
+    "AutoModel": "MistralDNAModel",
+    "AutoModelForCausalLM": "MistralDNAForCausalLM",
+    "AutoModelForSequenceClassification": "MistralDNAForSequenceClassification",
+}
+
+
 __all__ = [
     "MistralDNAPreTrainedModel",
     "MistralDNAModel",

@@ -316,6 +316,15 @@ class NucleotideTransformerForTokenClassification(NucleotideTransformerPreTraine
         )
 
 
+# Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
+AUTO_MAP = {
+    "AutoModel": "NucleotideTransformerModel",
+    "AutoModelForMaskedLM": "NucleotideTransformerForMaskedLM",
+    "AutoModelForSequenceClassification": "NucleotideTransformerForSequenceClassification",
+    "AutoModelForTokenClassification": "NucleotideTransformerForTokenClassification",
+}
+
+
 __all__ = [
     "NucleotideTransformerPreTrainedModel",
     "NucleotideTransformerModel",

@@ -260,6 +260,15 @@ class TrinityDNAForTokenClassification(TrinityDNAPreTrainedModel):
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
+# Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
+AUTO_MAP = {
+    "AutoModel": "TrinityDNAModel",
+    "AutoModelForMaskedLM": "TrinityDNAForMaskedLM",
+    "AutoModelForSequenceClassification": "TrinityDNAForSequenceClassification",
+    "AutoModelForTokenClassification": "TrinityDNAForTokenClassification",
+}
+
+
 __all__ = [
     "TrinityDNAPreTrainedModel",
     "TrinityDNAModel",

@@ -8,13 +8,35 @@ that lists the keys. Only task heads (a new classifier on a pretrained backbone)
 This file travels to the Hub as remote code: it imports only torch and transformers.
 """
 
+import json
+import os
+import shutil
+import sys
+
 import torch
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
+from transformers.dynamic_module_utils import get_relative_import_files
 
 from .attention import RotaryEmbedding
 from .layers import MaskedLMHead, RMSNorm
+
+
+def write_remote_code(save_directory: str | os.PathLike, module_name: str, json_name: str, auto_map: dict) -> None:
+    """Copy a module's file and every sibling file it imports into save_directory and add `auto_map` to the saved
+    json_name, so that transformers alone (`trust_remote_code=True`) can load the folder without dna_zoo."""
+    module_file = sys.modules[module_name].__file__
+    for path in [module_file, *get_relative_import_files(module_file)]:
+        shutil.copy(path, save_directory)
+    json_path = os.path.join(save_directory, json_name)
+    with open(json_path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    saved["auto_map"] = {**saved.get("auto_map", {}), **auto_map}
+    with open(json_path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(saved, handle, indent=2, sort_keys=True)
+    os.replace(json_path + ".tmp", json_path)
+
 
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
 
@@ -85,6 +107,19 @@ class DNAPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, RotaryEmbedding):
             init.copy_(module.inv_freq, module.compute_inv_freq())
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the family's code files and an `auto_map` naming every Auto class
+        of the family (the modeling module's AUTO_MAP), so the folder also loads with transformers alone."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        modeling = sys.modules[type(self).__module__]
+        configuration = type(self.config).__module__.rsplit(".", 1)[-1]
+        auto_map = {"AutoConfig": f"{configuration}.{type(self.config).__name__}"}
+        auto_map.update(
+            {auto: f"{modeling.__name__.rsplit('.', 1)[-1]}.{name}" for auto, name in modeling.AUTO_MAP.items()}
+        )
+        write_remote_code(save_directory, modeling.__name__, "config.json", auto_map)
+        write_remote_code(save_directory, type(self.config).__module__, "config.json", {})
 
     @classmethod
     def original_key_mapping(cls, raw_config: dict) -> dict[str, str] | None:

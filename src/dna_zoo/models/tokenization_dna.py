@@ -21,6 +21,7 @@ from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy,
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 from .configuration_trinity_dna import COMPLEMENT, VOCABULARY
+from .pretrained import write_remote_code
 
 IUPAC_AMBIGUITY_CODES = "RYSWKMBDHV"
 
@@ -91,6 +92,14 @@ class DNATokenizer(TokenizersBackend):
             else [self.clean_sequence(w, i, special) for w in t]
             for i, t in enumerate(texts)
         ]
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also writes this file (and the sibling files it imports) and an `auto_map`, so the folder loads with
+        `AutoTokenizer.from_pretrained(path, trust_remote_code=True)` where dna_zoo is not installed."""
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        auto_map = {"AutoTokenizer": [None, f"{__name__.rsplit('.', 1)[-1]}.{type(self).__name__}"]}
+        write_remote_code(save_directory, __name__, "tokenizer_config.json", auto_map)
+        return files
 
     def _encode_plus(self, text, text_pair=None, *args, **kwargs):
         return self._encode_cleaned(self._clean_batch(text), self._clean_batch(text_pair), *args, **kwargs)
@@ -542,7 +551,17 @@ class TrinityDNATokenizer(DNATokenizer):
         return "".join(self.complement[base] for base in reversed(self.clean_sequence(sequence)))
 
 
+# The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
+TOKENIZERS = {
+    "gena_lm": GenaLMTokenizer,
+    "mistral_dna": MistralDNATokenizer,
+    "nucleotide_transformer": NucleotideTransformerTokenizer,
+    "trinity_dna": TrinityDNATokenizer,
+}
+
+
 __all__ = [
+    "TOKENIZERS",
     "GenaLMTokenizer",
     "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",
