@@ -18,6 +18,7 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.dynamic_module_utils import get_relative_import_files
+from transformers.utils import cached_file
 
 from .attention import RotaryEmbedding
 from .layers import MaskedLMHead, RMSNorm
@@ -36,6 +37,28 @@ def write_remote_code(save_directory: str | os.PathLike, module_name: str, json_
     with open(json_path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(saved, handle, indent=2, sort_keys=True)
     os.replace(json_path + ".tmp", json_path)
+
+
+def missing_checkpoint_error(name) -> OSError:
+    """The one error for a name that is neither a local folder nor reachable (no network, HF_HUB_OFFLINE=1)."""
+    return OSError(
+        f"{name!r} is not a local folder and could not be found in the Hugging Face cache (no network, or "
+        f"HF_HUB_OFFLINE=1). On a machine with access, download it once, e.g. `hf download {name} --local-dir DIR`, "
+        f'then pass the local path: from_pretrained("DIR").'
+    )
+
+
+def ensure_resolvable(name, filenames, **hub_kwargs) -> None:
+    """Raise `missing_checkpoint_error` unless `name` is a local path or one of `filenames` can be resolved."""
+    if os.path.exists(str(name)):
+        return
+    for filename in filenames:
+        try:
+            if cached_file(name, filename, _raise_exceptions_for_missing_entries=False, **hub_kwargs):
+                return
+        except OSError:
+            pass
+    raise missing_checkpoint_error(name)
 
 
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
@@ -131,6 +154,7 @@ class DNAPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """`PreTrainedModel.from_pretrained`, converting published layouts and refusing unknown or missing weights."""
         hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
+        ensure_resolvable(pretrained_model_name_or_path, ["config.json"], **hub_kwargs)
         raw_config, _ = PreTrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         key_mapping = cls.original_key_mapping(raw_config)
         if key_mapping is not None:

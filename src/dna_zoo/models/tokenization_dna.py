@@ -21,7 +21,7 @@ from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy,
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 from .configuration_trinity_dna import COMPLEMENT, VOCABULARY
-from .pretrained import write_remote_code
+from .pretrained import HUB_KWARGS, ensure_resolvable, write_remote_code
 
 IUPAC_AMBIGUITY_CODES = "RYSWKMBDHV"
 
@@ -92,6 +92,14 @@ class DNATokenizer(TokenizersBackend):
             else [self.clean_sequence(w, i, special) for w in t]
             for i, t in enumerate(texts)
         ]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`from_pretrained`, refusing a name it cannot find (transformers would build a default tokenizer)."""
+        hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
+        files = ["tokenizer_config.json", *cls.vocab_files_names.values()]
+        ensure_resolvable(pretrained_model_name_or_path, files, **hub_kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Also writes this file (and the sibling files it imports) and an `auto_map`, so the folder loads with

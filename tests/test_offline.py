@@ -1,0 +1,27 @@
+"""Without network, a Hub id that is not cached gives one clear error saying how to pass a local path."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import dna_zoo
+    for load in (dna_zoo.NucleotideTransformerForMaskedLM.from_pretrained, dna_zoo.MistralDNATokenizer.from_pretrained,
+                 dna_zoo.GenaLMTokenizer.from_pretrained, dna_zoo.NucleotideTransformerTokenizer.from_pretrained):
+        try:
+            load("some-lab/not-in-the-cache")
+        except OSError as error:
+            assert "not a local folder" in str(error) and "local path" in str(error), str(error)
+        else:
+            raise SystemExit(f"{load} did not refuse an unknown name")
+    print("ok")
+    """
+)
+
+
+def test_uncached_hub_id_offline_is_one_clear_error(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
