@@ -2,7 +2,6 @@ import json
 
 import pytest
 import torch
-from reference_gena_bert import random_gena_checkpoint, reference_logits
 from safetensors.torch import save_file
 from transformers import (
     AutoModel,
@@ -24,6 +23,7 @@ from dna_zoo import (
 from dna_zoo.models.attention import BlockSparseLayout, block_sparse_attention
 
 from model_tester import FamilyModelTests
+from reference_gena_bert import random_gena_checkpoint, reference_logits
 
 PAD = 3
 

@@ -1,0 +1,46 @@
+"""Checkpoints are data, never code: safetensors first, .bin only through torch.load(weights_only=True)."""
+
+import json
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from dna_zoo import NucleotideTransformerForMaskedLM
+
+from reference_nt_v2 import random_v2_checkpoint
+
+
+def test_safetensors_is_preferred_when_both_files_exist(tmp_path):
+    weights, config = random_v2_checkpoint(seed=0)
+    other, _ = random_v2_checkpoint(seed=1)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    save_file(weights, str(tmp_path / "model.safetensors"))
+    torch.save(other, tmp_path / "pytorch_model.bin")
+    model = NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+    torch.testing.assert_close(model.lm_head.bias, weights["lm_head.bias"])
+
+
+class Payload:
+    """Unpickling this object would write a file: proof that code from the checkpoint ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
+    _, config = random_v2_checkpoint()
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    marker = tmp_path / "payload_ran"
+    with open(tmp_path / "pytorch_model.bin", "wb") as handle:
+        pickle.dump({"esm.embeddings.word_embeddings.weight": Payload(str(marker))}, handle)
+    with pytest.raises(Exception, match="(?i)weights_only|unpickl|unsupported|pickle"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+    assert not marker.exists()
+    with open(tmp_path / "pytorch_model.bin", "rb") as handle:
+        pickle.load(handle)  # guard: a plain unpickler does run the payload, so the check above can fail
+    assert marker.exists()
