@@ -7,6 +7,7 @@ from transformers import AutoModel
 
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset
+from .convert import convert
 from .data import fasta_chunks
 from .models import GenaLMTokenizer, MistralDNATokenizer
 
@@ -45,6 +46,11 @@ def train_tokenizer_command(args) -> None:
     print(f"trained a {len(tokenizer)}-token {tokenizer_class.__name__} on {', '.join(args.fasta)} -> {args.out}")
 
 
+def convert_command(args) -> None:
+    report = convert(args.source, args.destination, args.probe_length)
+    print(f"converted {args.source} -> {args.destination}\nparity report:\n{report}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +64,11 @@ def main(argv=None) -> None:
     train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
     train.set_defaults(run=train_tokenizer_command)
+    conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
+    conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
+    conversion.add_argument("destination", help="output folder (dna_zoo layout)")
+    conversion.add_argument("--probe-length", type=int, default=64, help="tokens of the parity probe batch")
+    conversion.set_defaults(run=convert_command)
     args = parser.parse_args(argv)
     args.run(args)
 
