@@ -423,6 +423,9 @@ class GenaLMRMTForSequenceClassification(GenaLMRecurrentMemory):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+# First sentence of the model card save_pretrained writes.
+MODEL_DESCRIPTION = "A GENA-LM (AIRI) BERT-style masked language model over BPE tokens."
+
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
 AUTO_MAP = {
     "AutoModel": "GenaLMModel",

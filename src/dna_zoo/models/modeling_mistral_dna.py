@@ -336,6 +336,9 @@ class MistralDNAForSequenceClassification(MistralDNAPreTrainedModel):
         )
 
 
+# First sentence of the model card save_pretrained writes.
+MODEL_DESCRIPTION = "A Mistral-DNA causal language model (Mixtral mixture of experts or dense Mistral) over BPE tokens."
+
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
 AUTO_MAP = {
     "AutoModel": "MistralDNAModel",

@@ -19,6 +19,7 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.utils import cached_file
+from transformers.utils.hub import ModelCard, ModelCardData  # huggingface_hub's card API, re-exported by transformers
 
 from .attention import RotaryEmbedding
 from .layers import MaskedLMHead, RMSNorm
@@ -59,6 +60,75 @@ def ensure_resolvable(name, filenames, **hub_kwargs) -> None:
         except OSError:
             pass
     raise missing_checkpoint_error(name)
+
+
+PIPELINE_TAGS = {  # the Hub pipeline of each head, by class-name suffix
+    "ForMaskedLM": "fill-mask",
+    "ForCausalLM": "text-generation",
+    "ForSequenceClassification": "text-classification",
+    "ForTokenClassification": "token-classification",
+    "Model": "feature-extraction",
+}
+CARD_CONFIG_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "num_local_experts",
+    "num_experts_per_tok",
+    "attention_type",
+    "head_windows",
+)
+
+
+def model_card(model, auto_class: str) -> ModelCard:
+    """A model card for a saved model: the family's Hub metadata, its configuration, its fine-tuning task and
+    labels when it has a task head, any `dna_zoo_metrics` recorded in the config, and a usage snippet."""
+    config, description = model.config, sys.modules[type(model).__module__].MODEL_DESCRIPTION
+    head = type(model).__name__
+    source = str(getattr(config, "_name_or_path", "") or "")
+    base_model = source if source.count("/") == 1 and not os.path.exists(source) else None
+    data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag=next(tag for suffix, tag in PIPELINE_TAGS.items() if head.endswith(suffix)),
+        tags=["biology", "genomics", "DNA", "dna_zoo", config.model_type],
+        base_model=base_model,
+    )
+    rows = [f"| {field} | {getattr(config, field)} |" for field in CARD_CONFIG_FIELDS if hasattr(config, field)]
+    lines = [
+        f"# {head}",
+        "",
+        f"{description} Saved with dna_zoo: it loads with `import dna_zoo` and transformers' Auto classes, or with",
+        "transformers alone and `trust_remote_code=True` (the model code is in this folder).",
+        "",
+        "## Configuration",
+        "",
+        "| field | value |",
+        "| --- | --- |",
+        *rows,
+    ]
+    if head.endswith("Classification"):
+        labels = ", ".join(f"{i}: {name}" for i, name in sorted(config.id2label.items()))
+        lines += ["", "## Task", "", f"- head: {head}", f"- problem type: {config.problem_type}"]
+        lines += [f"- labels: {labels}"]
+    metrics = getattr(config, "dna_zoo_metrics", None)
+    if metrics:
+        lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+        lines += [f"| {name} | {value} |" for name, value in metrics.items()]
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        f"from transformers import AutoTokenizer, {auto_class}",
+        "",
+        f'model = {auto_class}.from_pretrained("PATH_OR_REPO", trust_remote_code=True)',
+        'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO", trust_remote_code=True)',
+        "```",
+    ]
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
 
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
@@ -133,7 +203,8 @@ class DNAPreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the family's code files and an `auto_map` naming every Auto class
-        of the family (the modeling module's AUTO_MAP), so the folder also loads with transformers alone."""
+        of the family (the modeling module's AUTO_MAP), so the folder also loads with transformers alone, and a
+        README.md model card."""
         super().save_pretrained(save_directory, *args, **kwargs)
         modeling = sys.modules[type(self).__module__]
         configuration = type(self.config).__module__.rsplit(".", 1)[-1]
@@ -143,6 +214,8 @@ class DNAPreTrainedModel(PreTrainedModel):
         )
         write_remote_code(save_directory, modeling.__name__, "config.json", auto_map)
         write_remote_code(save_directory, type(self.config).__module__, "config.json", {})
+        auto_class = next(auto for auto, name in modeling.AUTO_MAP.items() if name == type(self).__name__)
+        model_card(self, auto_class).save(os.path.join(save_directory, "README.md"))
 
     @classmethod
     def original_key_mapping(cls, raw_config: dict) -> dict[str, str] | None:
