@@ -35,8 +35,8 @@ def test_push_to_hub_uploads_weights_code_and_tokenizer(tmp_path, monkeypatch):
     intercept_uploads(monkeypatch, captured)
     torch.manual_seed(0)
     model = MistralDNAForCausalLM(MistralDNAConfig.from_preset("tiny"))
-    model.push_to_hub("lab/mistral-dna-tiny")
     MistralDNATokenizer().push_to_hub("lab/mistral-dna-tiny")
+    model.push_to_hub("lab/mistral-dna-tiny")
     folder = captured / "lab__mistral-dna-tiny"
     files = {path.name for path in folder.iterdir()}
     assert {"config.json", "model.safetensors", "README.md", "tokenizer.json", "tokenizer_config.json"} <= files
@@ -46,6 +46,8 @@ def test_push_to_hub_uploads_weights_code_and_tokenizer(tmp_path, monkeypatch):
     assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_mistral_dna.MistralDNAForCausalLM"
     tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
     assert tokenizer_config["auto_map"]["AutoTokenizer"][1] == "tokenization_dna.MistralDNATokenizer"
+    card = (folder / "README.md").read_text()
+    assert "pipeline_tag: text-generation" in card and "## Configuration" in card  # dna_zoo's card, not a generic one
     reloaded = MistralDNAForCausalLM.from_pretrained(folder)
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, reloaded.state_dict()[name]), name

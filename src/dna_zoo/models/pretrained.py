@@ -214,8 +214,17 @@ class DNAPreTrainedModel(PreTrainedModel):
         )
         write_remote_code(save_directory, modeling.__name__, "config.json", auto_map)
         write_remote_code(save_directory, type(self.config).__module__, "config.json", {})
+        self._write_model_card(save_directory)
+
+    def _write_model_card(self, folder) -> None:
+        modeling = sys.modules[type(self).__module__]
         auto_class = next(auto for auto, name in modeling.AUTO_MAP.items() if name == type(self).__name__)
-        model_card(self, auto_class).save(os.path.join(save_directory, "README.md"))
+        model_card(self, auto_class).save(os.path.join(folder, "README.md"))
+
+    def _upload_modified_files(self, working_dir, *args, **kwargs):
+        """push_to_hub: transformers writes its generic card over ours after saving; put ours back first."""
+        self._write_model_card(working_dir)
+        return super()._upload_modified_files(working_dir, *args, **kwargs)
 
     @classmethod
     def original_key_mapping(cls, raw_config: dict) -> dict[str, str] | None:
