@@ -25,3 +25,14 @@ def test_uncached_hub_id_offline_is_one_clear_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_a_folder_without_tokenizer_files_is_refused(tmp_path):
+    import pytest
+
+    from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer
+
+    with pytest.raises(OSError, match="holds none of"):
+        NucleotideTransformerTokenizer.from_pretrained(tmp_path)  # transformers would build a default tokenizer
+    with pytest.raises(OSError, match="config.json"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)

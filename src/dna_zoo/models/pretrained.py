@@ -50,8 +50,12 @@ def missing_checkpoint_error(name) -> OSError:
 
 
 def ensure_resolvable(name, filenames, **hub_kwargs) -> None:
-    """Raise `missing_checkpoint_error` unless `name` is a local path or one of `filenames` can be resolved."""
-    if os.path.exists(str(name)):
+    """Raise unless one of `filenames` is in the local folder `name`, or can be resolved from the Hub / its cache."""
+    if os.path.isdir(str(name)):
+        if not any(os.path.isfile(os.path.join(name, filename)) for filename in filenames):
+            raise OSError(f"{name} holds none of {', '.join(filenames)}: it is not a saved model or tokenizer folder")
+        return
+    if os.path.isfile(str(name)):
         return
     for filename in filenames:
         try:
