@@ -1,0 +1,89 @@
+"""dna_zoo.embed and per-base outputs, for every family."""
+
+import numpy as np
+import pytest
+import torch
+
+import dna_zoo
+from dna_zoo import embed, tokens_to_bases
+from dna_zoo.inference import reverse_complement
+
+FAMILIES = {
+    "nucleotide_transformer": (
+        dna_zoo.NucleotideTransformerModel,
+        dna_zoo.NucleotideTransformerConfig,
+        dna_zoo.NucleotideTransformerTokenizer,
+    ),
+    "mistral_dna": (dna_zoo.MistralDNAModel, dna_zoo.MistralDNAConfig, dna_zoo.MistralDNATokenizer),
+    "gena_lm": (dna_zoo.GenaLMModel, dna_zoo.GenaLMConfig, dna_zoo.GenaLMTokenizer),
+    "trinity_dna": (dna_zoo.TrinityDNAModel, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer),
+}
+SEQUENCES = [
+    "ACGTACGTTGCAAGGCT",  # 17 bases: not a multiple of 6
+    "acgtnnnnACGTAGGCTAGCTAGCTAGCATCGATTTTGCAGG",
+    "ACGT" + "N" * 14 + "ACGTTGCA",  # a long N run (one GENA token)
+    "A",
+]
+
+
+def family(name):
+    model_class, config_class, tokenizer_class = FAMILIES[name]
+    torch.manual_seed(0)
+    overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name == "gena_lm" else {}
+    return model_class(config_class.from_preset("tiny", **overrides)).eval(), tokenizer_class()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_pooled_vector_does_not_depend_on_the_batch(name, pooling):
+    model, tokenizer = family(name)
+    together = embed(model, tokenizer, SEQUENCES, pooling=pooling, batch_size=4, progress=False)
+    for i, sequence in enumerate(SEQUENCES):
+        alone = embed(model, tokenizer, [sequence], pooling=pooling, progress=False)
+        np.testing.assert_allclose(alone[0], together[i], atol=1e-5, rtol=1e-5)
+    assert together.shape == (len(SEQUENCES), model.config.hidden_size)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_per_base_outputs_have_the_sequence_length(name):
+    model, tokenizer = family(name)
+    rows = embed(model, tokenizer, SEQUENCES, pooling="none", per_base=True, progress=False)
+    assert [row.shape[0] for row in rows] == [len(s) for s in SEQUENCES]
+    tokens = embed(model, tokenizer, SEQUENCES[:1], pooling="none", progress=False)[0]
+    assert tokens.shape[0] == len(tokenizer(SEQUENCES[0], add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_both_strands_give_the_same_result_for_a_sequence_and_its_reverse_complement(name):
+    model, tokenizer = family(name)
+    sequences = SEQUENCES[:3]
+    reverse = [reverse_complement(s) for s in sequences]
+    pooled = embed(model, tokenizer, sequences, strand="both", progress=False)
+    np.testing.assert_allclose(embed(model, tokenizer, reverse, strand="both", progress=False), pooled, atol=1e-5)
+    per_base = embed(model, tokenizer, sequences, pooling="none", per_base=True, strand="both", progress=False)
+    per_base_rc = embed(model, tokenizer, reverse, pooling="none", per_base=True, strand="both", progress=False)
+    for forward, backward in zip(per_base, per_base_rc):
+        np.testing.assert_allclose(backward[::-1], forward, atol=1e-5)
+    if name != "trinity_dna":  # guard (TrinityDNA is strand-symmetric by construction, even on one strand)
+        single = embed(model, tokenizer, sequences, progress=False)
+        assert not np.allclose(single, embed(model, tokenizer, reverse, progress=False), atol=1e-5)
+
+
+def test_layer_index_and_cls_pooling():
+    model, tokenizer = family("nucleotide_transformer")
+    first = embed(model, tokenizer, SEQUENCES, layer=0, progress=False)
+    last = embed(model, tokenizer, SEQUENCES, layer=-1, progress=False)
+    assert not np.allclose(first, last)
+    np.testing.assert_allclose(embed(model, tokenizer, SEQUENCES, layer=2, progress=False), last, atol=1e-6)
+    assert embed(model, tokenizer, SEQUENCES, pooling="cls", progress=False).shape == (4, 32)
+    trinity, trinity_tokenizer = family("trinity_dna")
+    with pytest.raises(ValueError, match="cls"):
+        embed(trinity, trinity_tokenizer, SEQUENCES, pooling="cls", progress=False)
+
+
+def test_tokens_to_bases_maps_kmers_and_refuses_gaps():
+    values = np.arange(3)[:, None].astype(float)
+    bases = tokens_to_bases(values, [(0, 6), (6, 7), (7, 8)], 8)
+    assert bases[:, 0].tolist() == [0, 0, 0, 0, 0, 0, 1, 2]
+    with pytest.raises(ValueError, match="base 7 of 9"):
+        tokens_to_bases(values, [(0, 6), (6, 7), (8, 9)], 9)
