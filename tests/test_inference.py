@@ -87,3 +87,41 @@ def test_tokens_to_bases_maps_kmers_and_refuses_gaps():
     assert bases[:, 0].tolist() == [0, 0, 0, 0, 0, 0, 1, 2]
     with pytest.raises(ValueError, match="base 7 of 9"):
         tokens_to_bases(values, [(0, 6), (6, 7), (8, 9)], 9)
+
+
+def test_stitched_windows_equal_one_pass_where_windows_give_full_context():
+    """TrinityDNA with small windows has a bounded receptive field (2 layers x radius 16 + groove reach 3 = 35
+    bases), so with 200-base windows overlapping by 100, every base's chosen window gives it full context."""
+    model, tokenizer = family("trinity_dna")
+    sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), 700))
+    one_pass = embed(model, tokenizer, [sequence], pooling="none", per_base=True, progress=False)[0]
+    stitched = embed(
+        model, tokenizer, [sequence], pooling="none", per_base=True, window=200, overlap=100, progress=False
+    )[0]
+    assert stitched.shape == one_pass.shape == (700, 32)
+    np.testing.assert_allclose(stitched, one_pass, atol=1e-5)
+    no_overlap = embed(model, tokenizer, [sequence], pooling="none", per_base=True, window=200, progress=False)[0]
+    assert not np.allclose(no_overlap, one_pass, atol=1e-5)  # guard: cuts without overlap lose context
+    pooled = embed(model, tokenizer, [sequence], window=200, overlap=100, progress=False)[0]
+    np.testing.assert_allclose(pooled, one_pass.mean(0), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_windows_work_for_every_family(name):
+    model, tokenizer = family(name)
+    long = "ACGTTGCAGGCTAAGTACGTAGCTAGCTAGGAT" * 20  # 660 bases
+    rows = embed(
+        model, tokenizer, [long, "ACGT"], pooling="none", per_base=True, window=150, overlap=30, progress=False
+    )
+    assert [r.shape[0] for r in rows] == [660, 4]
+
+
+def test_windows_cover_the_sequence():
+    from dna_zoo.inference.embeddings import window_owners, windows
+
+    spans = windows(1000, 300, 100)
+    assert spans[0][0] == 0 and spans[-1][1] == 1000 and all(b - a == 300 for a, b in spans)
+    owners = window_owners(1000, spans)
+    assert owners[0] == 0 and owners[-1] == len(spans) - 1 and (np.diff(owners) >= 0).all()
+    with pytest.raises(ValueError, match="overlap"):
+        windows(1000, 300, 300)

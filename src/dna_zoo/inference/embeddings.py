@@ -52,6 +52,39 @@ def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device):
     return rows
 
 
+def windows(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of overlapping windows of `window` bases covering [0, length); the last one ends at length."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"need 0 <= overlap < window, got overlap {overlap} and window {window}")
+    starts = list(range(0, max(length - window, 0) + 1, window - overlap))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return [(start, min(start + window, length)) for start in starts]
+
+
+def window_owners(length: int, spans: list[tuple[int, int]]) -> np.ndarray:
+    """(length,) index of the window each base is taken from: the one where it is farthest from a cut (the
+    sequence's own ends are not cuts)."""
+    positions = np.arange(length, dtype=float)
+    margins = []
+    for start, end in spans:
+        left = positions - start if start > 0 else np.full(length, np.inf)
+        right = end - 1 - positions if end < length else np.full(length, np.inf)
+        margin = np.minimum(left, right)
+        margin[(positions < start) | (positions >= end)] = -np.inf
+        margins.append(margin)
+    return np.argmax(np.stack(margins), axis=0)
+
+
+def _stitch(pieces: list[np.ndarray], spans, length: int) -> np.ndarray:
+    owners = window_owners(length, spans)
+    out = np.empty((length, pieces[0].shape[-1]), dtype=pieces[0].dtype)
+    for index, ((start, _), piece) in enumerate(zip(spans, pieces)):
+        mine = np.flatnonzero(owners == index)
+        out[mine] = piece[mine - start]
+    return out
+
+
 def embed(
     model,
     tokenizer,
@@ -64,6 +97,8 @@ def embed(
     device=None,
     dtype: torch.dtype | None = None,
     progress: bool = True,
+    window: int | None = None,
+    overlap: int = 0,
 ):
     """Embeddings of DNA sequences from any dna_zoo model (a base model or any head).
 
@@ -72,6 +107,9 @@ def embed(
         not depend on what it was batched with), "cls" (first token), or "none" (one vector per token, or per base
         with `per_base=True`: each base gets the vector of the token that covers it).
     strand: "forward", or "both" to average with the reverse complement (per base: aligned base by base).
+    window, overlap: sequences longer than `window` bases are cut into windows overlapping by `overlap` bases,
+        run one by one and stitched: per base, each base keeps its value from the window where it is farthest from
+        a cut; pooled ("mean" only), windows are weighted by the bases they give. Works with every family.
     Sequences are run sorted by length (less padding); results come back in input order: an (N, H) array when
     pooled, else a list of (tokens or bases, H) arrays.
     """
@@ -81,6 +119,18 @@ def embed(
         raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
     if strand == "both" and pooling == "none" and not per_base:
         raise ValueError("strand='both' without pooling needs per_base=True (tokens of the two strands differ)")
+    if window is not None and any(len(s) > window for s in sequences):
+        if not (pooling == "mean" or (pooling == "none" and per_base)):
+            raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
+        spans = [windows(len(s), window, overlap) for s in sequences]
+        pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
+        per_piece = embed(model, tokenizer, pieces, layer, "none", strand, True, batch_size, device, dtype, progress)
+        results, cursor = [], 0
+        for sequence, row in zip(sequences, spans):
+            stitched = _stitch(per_piece[cursor : cursor + len(row)], row, len(sequence))
+            cursor += len(row)
+            results.append(stitched.mean(0) if pooling == "mean" else stitched)
+        return np.stack(results) if pooling == "mean" else results
     model = model.eval().to(device=device, dtype=dtype)
     device = next(model.parameters()).device
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
