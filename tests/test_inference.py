@@ -125,3 +125,21 @@ def test_windows_cover_the_sequence():
     assert owners[0] == 0 and owners[-1] == len(spans) - 1 and (np.diff(owners) >= 0).all()
     with pytest.raises(ValueError, match="overlap"):
         windows(1000, 300, 300)
+
+
+def test_embed_command_writes_npz_and_never_overwrites(tmp_path, capsys):
+    from dna_zoo.cli import main
+
+    model, tokenizer = family("nucleotide_transformer")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text(">one\nACGTACGTTGCA\nAGGCT\n>two\nacgtnnACGT\n")
+    out = str(tmp_path / "vectors.npz")
+    main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", out])
+    saved = np.load(out)
+    assert saved["names"].tolist() == ["one", "two"] and saved["embeddings"].shape == (2, 32)
+    expected = embed(model, tokenizer, ["ACGTACGTTGCAAGGCT", "acgtnnACGT"], progress=False)
+    np.testing.assert_allclose(saved["embeddings"], expected, atol=1e-6)
+    with pytest.raises(SystemExit, match="overwrite"):
+        main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", out])

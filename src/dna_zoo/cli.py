@@ -1,14 +1,17 @@
 """The `dna-zoo` command."""
 
 import argparse
+import os
 
+import numpy as np
 import torch
-from transformers import AutoModel
+from transformers import AutoModel, AutoTokenizer
 
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset
 from .convert import convert
-from .data import fasta_chunks
+from .data import fasta_chunks, read_fasta
+from .inference import embed
 from .models import GenaLMTokenizer, MistralDNATokenizer
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
@@ -51,6 +54,29 @@ def convert_command(args) -> None:
     print(f"converted {args.source} -> {args.destination}\nparity report:\n{report}")
 
 
+def embed_command(args) -> None:
+    if os.path.exists(args.out) and not args.overwrite:
+        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    model = AutoModel.from_pretrained(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    names, sequences = zip(*read_fasta(args.fasta)) if os.path.getsize(args.fasta) else ((), ())
+    vectors = embed(
+        model,
+        tokenizer,
+        list(sequences),
+        layer=args.layer,
+        pooling=args.pooling,
+        strand=args.strand,
+        batch_size=args.batch_size,
+        window=args.window,
+        overlap=args.overlap,
+    )
+    temporary = args.out + ".partial.npz"
+    np.savez(temporary, names=np.array(names), embeddings=vectors)
+    os.replace(temporary, args.out)  # a killed run never leaves a half-written output
+    print(f"{len(names)} sequences -> {args.out} (embeddings {vectors.shape})")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +90,20 @@ def main(argv=None) -> None:
     train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
     train.set_defaults(run=train_tokenizer_command)
+    embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as NPZ (names, embeddings)")
+    embedding.add_argument("--model", required=True, help="a dna_zoo folder, or a published one (converted on load)")
+    embedding.add_argument("--fasta", required=True, help="FASTA file (plain, gzip or bgzip)")
+    embedding.add_argument("--out", required=True, help="output .npz")
+    embedding.add_argument("--layer", type=int, default=-1)
+    embedding.add_argument("--pooling", choices=["mean", "max", "cls"], default="mean")
+    embedding.add_argument("--strand", choices=["forward", "both"], default="forward")
+    embedding.add_argument("--batch-size", type=int, default=16)
+    embedding.add_argument(
+        "--window", type=int, default=None, help="cut longer records into windows of this many bases"
+    )
+    embedding.add_argument("--overlap", type=int, default=0, help="bases shared by consecutive windows")
+    embedding.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    embedding.set_defaults(run=embed_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")
