@@ -6,7 +6,7 @@ Importing dna_zoo registers every family with AutoConfig, AutoModel* and AutoTok
 from .auto import register_all
 from .checkpoints import config_from_preset, list_presets
 from .convert import convert
-from .inference import embed, tokens_to_bases
+from .inference import embed, score_variants, tokens_to_bases
 from .models import *  # noqa: F403  (configs, models, tokenizers and errors: models.__all__)
 from .models import __all__ as _model_names
 
@@ -14,4 +14,4 @@ register_all()
 
 __version__ = "0.1.0"
 
-__all__ = [*_model_names, "config_from_preset", "convert", "embed", "list_presets", "tokens_to_bases"]
+__all__ = [*_model_names, "config_from_preset", "convert", "embed", "list_presets", "score_variants", "tokens_to_bases"]

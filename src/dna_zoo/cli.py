@@ -5,13 +5,13 @@ import os
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset
 from .convert import convert
 from .data import fasta_chunks, read_fasta
-from .inference import embed
+from .inference import embed, score_variants, write_scores
 from .models import GenaLMTokenizer, MistralDNATokenizer
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
@@ -77,6 +77,17 @@ def embed_command(args) -> None:
     print(f"{len(names)} sequences -> {args.out} (embeddings {vectors.shape})")
 
 
+def score_variants_command(args) -> None:
+    if os.path.exists(args.out) and not args.overwrite:
+        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    head = AutoModelForCausalLM if args.causal else AutoModelForMaskedLM
+    model, tokenizer = head.from_pretrained(args.model), AutoTokenizer.from_pretrained(args.model)
+    rows = score_variants(model, tokenizer, args.fasta, args.vcf, args.window, args.strand, args.strict)
+    write_scores(rows, args.out, overwrite=True)
+    mismatches = sum(row["status"] != "ok" for row in rows)
+    print(f"{len(rows)} variants scored -> {args.out} ({mismatches} REF mismatches reported)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +115,17 @@ def main(argv=None) -> None:
     embedding.add_argument("--overlap", type=int, default=0, help="bases shared by consecutive windows")
     embedding.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     embedding.set_defaults(run=embed_command)
+    scoring = commands.add_parser("score-variants", help="zero-shot variant effect scores from a VCF and a FASTA")
+    scoring.add_argument("--model", required=True, help="a masked LM (or, with --causal, a causal LM) folder")
+    scoring.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed or indexable)")
+    scoring.add_argument("--vcf", required=True, help="VCF or BCF, plain or bgzipped")
+    scoring.add_argument("--out", required=True, help="output TSV")
+    scoring.add_argument("--window", type=int, default=512, help="bases of reference around each variant")
+    scoring.add_argument("--strand", choices=["forward", "both"], default="forward")
+    scoring.add_argument("--causal", action="store_true", help="the model is a causal LM (Mistral-DNA)")
+    scoring.add_argument("--strict", action="store_true", help="a REF mismatch is an error, not a reported row")
+    scoring.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    scoring.set_defaults(run=score_variants_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")

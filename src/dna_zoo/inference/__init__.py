@@ -1,6 +1,7 @@
-"""Inference: embeddings, nucleotide-resolution outputs."""
+"""Inference: embeddings, nucleotide-resolution outputs, long sequences, zero-shot variant scores."""
 
 from .embeddings import embed, reverse_complement
 from .resolution import tokens_to_bases
+from .variants import read_variants, score_variants, write_scores
 
-__all__ = ["embed", "reverse_complement", "tokens_to_bases"]
+__all__ = ["embed", "read_variants", "reverse_complement", "score_variants", "tokens_to_bases", "write_scores"]
