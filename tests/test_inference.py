@@ -143,3 +143,23 @@ def test_embed_command_writes_npz_and_never_overwrites(tmp_path, capsys):
     np.testing.assert_allclose(saved["embeddings"], expected, atol=1e-6)
     with pytest.raises(SystemExit, match="overwrite"):
         main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", out])
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_per_base_labels_map_to_tokens_and_back(name):
+    from dna_zoo.inference import bases_to_tokens
+
+    _, tokenizer = family(name)
+    sequence = "ACGTTGCAGGCTAAGT" + "N" * 12 + "ACGTAGCTAGGATC"
+    labels = np.array([1] * 16 + [0] * 12 + [1] * 14)  # e.g. coding / non-coding per base
+    encoded = tokenizer(sequence, return_offsets_mapping=True)
+    token_labels = bases_to_tokens(labels, encoded["offset_mapping"])
+    assert len(token_labels) == len(encoded["input_ids"])
+    specials = set(tokenizer.all_special_ids)
+    assert all(
+        (label == -100) == (token in specials and start == end)
+        for label, token, (start, end) in zip(token_labels, encoded["input_ids"], encoded["offset_mapping"])
+    )
+    real = [(label, span) for label, span in zip(token_labels, encoded["offset_mapping"]) if span[1] > span[0]]
+    back = tokens_to_bases(np.array([label for label, _ in real]), [span for _, span in real], len(sequence))
+    assert (back == labels).mean() > 0.8  # tokens straddling the boundary take their majority label

@@ -1,7 +1,15 @@
 """Inference: embeddings, nucleotide-resolution outputs, long sequences, zero-shot variant scores."""
 
 from .embeddings import embed, reverse_complement
-from .resolution import tokens_to_bases
+from .resolution import bases_to_tokens, tokens_to_bases
 from .variants import read_variants, score_variants, write_scores
 
-__all__ = ["embed", "read_variants", "reverse_complement", "score_variants", "tokens_to_bases", "write_scores"]
+__all__ = [
+    "bases_to_tokens",
+    "embed",
+    "read_variants",
+    "reverse_complement",
+    "score_variants",
+    "tokens_to_bases",
+    "write_scores",
+]
