@@ -1,0 +1,63 @@
+"""peft presets for every dna_zoo family (peft ships none for custom model types).
+
+IA3 follows the Nucleotide Transformer paper: learned rescaling of keys, values and the feed-forward
+intermediate activation in every layer (about 0.1% of the parameters), backbone frozen, the task head trained
+and saved with the adapter. LoRA adapts the attention projections (and dense feed-forward layers). Mixture-of-
+experts layers keep their experts in fused tensors, which are not Linear modules: their presets adapt attention
+only (peft's own Mixtral IA3 default, `w2`, would match nothing there).
+"""
+
+from peft import IA3Config, LoraConfig, TaskType
+
+# model_type -> (feed-forward modules whose input IA3 rescales, LoRA targets)
+TARGETS = {
+    "nucleotide_transformer": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
+    "gena_lm": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
+    "trinity_dna": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
+    "mistral_dna": (["mlp.down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
+}
+HEADS = ("classifier", "score")  # task heads: trained in full and saved with the adapter
+TASKS = {
+    "ForSequenceClassification": TaskType.SEQ_CLS,
+    "ForTokenClassification": TaskType.TOKEN_CLS,
+    "ForCausalLM": TaskType.CAUSAL_LM,
+}
+
+
+def _task(model):
+    name = type(model).__name__
+    return next((task for suffix, task in TASKS.items() if name.endswith(suffix)), None)
+
+
+def _family(model):
+    if model.config.model_type not in TARGETS:
+        raise ValueError(f"no peft preset for model type {model.config.model_type!r}; known: {', '.join(TARGETS)}")
+    return TARGETS[model.config.model_type]
+
+
+def ia3_config(model, **overrides) -> IA3Config:
+    """IA3 as in the NT paper: rescale keys, values and the feed-forward intermediate activation (the input of the
+    down projection); the task head is trained and saved with the adapter. Paper recipe: Adam, lr 3e-3, batch 8."""
+    feedforward, _ = _family(model)
+    targets = ["k_proj", "v_proj", *feedforward]
+    settings = dict(
+        task_type=_task(model),
+        target_modules=targets,
+        feedforward_modules=feedforward,
+        modules_to_save=[head for head in HEADS if hasattr(model, head)],
+    )
+    return IA3Config(**{**settings, **overrides})
+
+
+def lora_config(model, r: int = 16, alpha: int = 32, dropout: float = 0.05, **overrides) -> LoraConfig:
+    """LoRA on the attention projections (Mistral-DNA fine-tuning used r 16 on attention); head saved with it."""
+    _, targets = _family(model)
+    settings = dict(
+        task_type=_task(model),
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        modules_to_save=[head for head in HEADS if hasattr(model, head)],
+    )
+    return LoraConfig(**{**settings, **overrides})
