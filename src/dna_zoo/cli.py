@@ -88,6 +88,30 @@ def score_variants_command(args) -> None:
     print(f"{len(rows)} variants scored -> {args.out} ({mismatches} REF mismatches reported)")
 
 
+def pretrain_command(args) -> None:
+    from .training import PretrainConfig, pretrain
+
+    config = PretrainConfig(
+        family=args.family,
+        preset=args.preset,
+        fasta=args.fasta,
+        output_dir=args.output_dir,
+        window=args.window,
+        stride=args.stride,
+        both_strands=args.both_strands,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        gradient_accumulation=args.gradient_accumulation,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+    )
+    result = pretrain(config, resume=args.resume)
+    print(f"trained {result['step']} steps; final loss {result['losses'][-1]:.4f}; model in {args.output_dir}/final")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +150,26 @@ def main(argv=None) -> None:
     scoring.add_argument("--strict", action="store_true", help="a REF mismatch is an error, not a reported row")
     scoring.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     scoring.set_defaults(run=score_variants_command)
+    training = commands.add_parser(
+        "pretrain", help="pretrain a preset on FASTA windows (MLM, or causal LM for mistral_dna)"
+    )
+    training.add_argument("--family", required=True, choices=sorted(PRESETS))
+    training.add_argument("--preset", default="tiny")
+    training.add_argument("--fasta", nargs="+", required=True)
+    training.add_argument("--output-dir", required=True)
+    training.add_argument("--window", type=int, default=600, help="bases per window")
+    training.add_argument("--stride", type=int, default=None, help="bases between window starts (default: window)")
+    training.add_argument("--both-strands", action="store_true")
+    training.add_argument("--steps", type=int, default=1000)
+    training.add_argument("--batch-size", type=int, default=8)
+    training.add_argument("--gradient-accumulation", type=int, default=1)
+    training.add_argument("--learning-rate", type=float, default=5e-4)
+    training.add_argument("--warmup-steps", type=int, default=0)
+    training.add_argument("--checkpoint-every", type=int, default=100)
+    training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
+    training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    training.set_defaults(run=pretrain_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")

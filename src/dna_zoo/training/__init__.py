@@ -1,5 +1,6 @@
-"""Training helpers: peft presets per family."""
+"""Training: pretraining from FASTA (accelerate), peft presets per family."""
 
 from .peft_presets import ia3_config, lora_config
+from .pretrain import PretrainConfig, genome_windows, pretrain
 
-__all__ = ["ia3_config", "lora_config"]
+__all__ = ["PretrainConfig", "genome_windows", "ia3_config", "lora_config", "pretrain"]

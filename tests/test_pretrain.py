@@ -1,0 +1,114 @@
+"""Pretraining through accelerate: exact resume, atomic checkpoints, NaN stop, data parallel under torchrun."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from dna_zoo.cli import main as cli
+from dna_zoo.training import PretrainConfig, genome_windows, pretrain
+
+LAMBDA = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
+
+
+def config(tmp_path, name, family="nucleotide_transformer", **overrides):
+    settings = dict(
+        family=family,
+        preset="tiny",
+        fasta=[LAMBDA],
+        output_dir=str(tmp_path / name),
+        window=300,
+        steps=12,
+        batch_size=4,
+        checkpoint_every=4,
+    )
+    return PretrainConfig(**{**settings, **overrides})
+
+
+def weights(folder):
+    return load_file(os.path.join(folder, "final", "model.safetensors"))
+
+
+@pytest.mark.parametrize("family", ["nucleotide_transformer", "mistral_dna"])
+def test_interrupted_run_resumes_exactly(tmp_path, family):
+    full = pretrain(config(tmp_path, "full", family))
+    pretrain(config(tmp_path, "interrupted", family), stop_at=8)
+    assert sorted(os.listdir(tmp_path / "interrupted")) == ["checkpoint-4", "checkpoint-8"]  # no .partial left
+    resumed = pretrain(config(tmp_path, "interrupted", family), resume=True)
+    assert resumed["losses"] == full["losses"] and len(full["losses"]) == 12
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "interrupted")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_resume_skips_an_incomplete_checkpoint(tmp_path):
+    pretrain(config(tmp_path, "run"), stop_at=8)
+    shutil.copytree(tmp_path / "run" / "checkpoint-8", tmp_path / "run" / "checkpoint-12.partial")  # a killed write
+    resumed = pretrain(config(tmp_path, "run"), resume=True)
+    assert resumed["step"] == 12
+
+
+def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(FloatingPointError, match=r"at step \d+; last good checkpoint"):
+        pretrain(config(tmp_path, "nan", learning_rate=1e30, checkpoint_every=1))
+
+
+def test_windows_skip_n_and_cover_both_strands():
+    windows = genome_windows([LAMBDA], 1000, both_strands=True)
+    assert len(windows) == 2 * (48502 // 1000) and all(len(w) == 1000 and "N" not in w for w in windows)
+
+
+def test_cli_pretrain(tmp_path, capsys):
+    cli(
+        [
+            "pretrain",
+            "--family",
+            "trinity_dna",
+            "--fasta",
+            LAMBDA,
+            "--output-dir",
+            str(tmp_path / "cli"),
+            "--window",
+            "200",
+            "--steps",
+            "3",
+            "--batch-size",
+            "2",
+            "--checkpoint-every",
+            "3",
+        ]
+    )
+    assert "trained 3 steps" in capsys.readouterr().out and (tmp_path / "cli" / "final" / "config.json").exists()
+
+
+def test_torchrun_data_parallel_on_cpu(tmp_path):
+    """Two processes (gloo): both ranks train, and they end with identical weights."""
+    import torch
+
+    script = Path(__file__).parent / "distributed_pretrain.py"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            str(tmp_path / "ddp"),
+            LAMBDA,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt") for r in (0, 1)]
+    assert all(r["world"] == 2 for r in ranks) and ranks[0]["losses"] == ranks[1]["losses"]
+    for name, tensor in ranks[0]["weights"].items():
+        assert torch.equal(tensor, ranks[1]["weights"][name]), name  # the ranks hold identical weights
+    assert len(set(ranks[0]["losses"])) == len(ranks[0]["losses"])  # guard: the weights moved step to step
+    assert (tmp_path / "ddp" / "checkpoint-4").is_dir() and (tmp_path / "ddp" / "final" / "model.safetensors").exists()
