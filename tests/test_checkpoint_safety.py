@@ -44,3 +44,30 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     with open(tmp_path / "pytorch_model.bin", "rb") as handle:
         pickle.load(handle)  # guard: a plain unpickler does run the payload, so the check above can fail
     assert marker.exists()
+
+
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "pytorch_model.bin"])
+def test_truncated_weights_are_one_clear_error_naming_the_file(tmp_path, safe):
+    from dna_zoo import NucleotideTransformerConfig
+
+    model = NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny"))
+    model.save_pretrained(tmp_path)
+    name = "model.safetensors" if safe else "pytorch_model.bin"
+    if not safe:  # transformers 5 always saves safetensors: write the .bin a published checkpoint would have
+        (tmp_path / "model.safetensors").unlink()
+        torch.save(model.state_dict(), tmp_path / name)
+    data = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError, match=rf"{name}\) are truncated or corrupted"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_config_that_does_not_match_the_weights_names_the_files(tmp_path):
+    from dna_zoo import NucleotideTransformerConfig
+
+    NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny")).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["intermediate_size"] = 48  # the saved weights were made for 64
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"model\.safetensors\) do not have the shapes its config\.json describes"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)

@@ -135,6 +135,10 @@ def model_card(model, auto_class: str) -> ModelCard:
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
 
+# Deserialisation errors of truncated or corrupted weight files (safetensors, pickle), matched by name; a broken
+# torch zip archive raises a RuntimeError whose message starts "PytorchStreamReader failed".
+UNREADABLE_WEIGHT_ERRORS = {"SafetensorError", "UnpicklingError", "EOFError"}
+
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
 
 
@@ -246,9 +250,30 @@ class DNAPreTrainedModel(PreTrainedModel):
         if key_mapping is not None:
             kwargs.setdefault("key_mapping", key_mapping)
         wants_info = kwargs.pop("output_loading_info", False)
-        model, info = super().from_pretrained(
-            pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
-        )
+        try:
+            model, info = super().from_pretrained(
+                pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+            )
+        except Exception as error:
+            folder = str(pretrained_model_name_or_path)
+            files = (
+                sorted(f for f in os.listdir(folder) if f.endswith((".safetensors", ".bin")))
+                if os.path.isdir(folder)
+                else []
+            )
+            weights = ", ".join(files) or "weight files"
+            if type(error).__name__ in UNREADABLE_WEIGHT_ERRORS or "PytorchStreamReader failed" in str(error):
+                raise OSError(
+                    f"the weights in {folder} ({weights}) are truncated or corrupted and cannot be read "
+                    f"({type(error).__name__}: {error}); download or save them again"
+                ) from error
+            if "ignore_mismatched_sizes" in str(error):
+                raise ValueError(
+                    f"the weights in {folder} ({weights}) do not have the shapes its config.json describes (the report "
+                    "above lists each weight); use the config the weights were saved with, or pass "
+                    "ignore_mismatched_sizes=True only to re-initialise those weights for a new task"
+                ) from error
+            raise
         cls._check_loading_info(model, info, str(pretrained_model_name_or_path))
         if key_mapping is not None:
             # Save in the dna_zoo layout, not back in the original one (transformers reverts load-time renames).
