@@ -112,3 +112,47 @@ def test_torchrun_data_parallel_on_cpu(tmp_path):
         assert torch.equal(tensor, ranks[1]["weights"][name]), name  # the ranks hold identical weights
     assert len(set(ranks[0]["losses"])) == len(ranks[0]["losses"])  # guard: the weights moved step to step
     assert (tmp_path / "ddp" / "checkpoint-4").is_dir() and (tmp_path / "ddp" / "final" / "model.safetensors").exists()
+
+
+def test_sigkill_during_checkpointing_then_resume(tmp_path):
+    """A run killed at any moment (here: while it writes a checkpoint every step) resumes from the newest complete
+    checkpoint and ends with the weights of an uninterrupted run."""
+    import signal
+    import time
+
+    def command(folder, *extra):
+        return [
+            sys.executable,
+            "-m",
+            "dna_zoo.cli",
+            "pretrain",
+            "--family",
+            "nucleotide_transformer",
+            "--fasta",
+            LAMBDA,
+            "--output-dir",
+            str(folder),
+            "--window",
+            "300",
+            "--steps",
+            "60",
+            "--batch-size",
+            "4",
+            "--checkpoint-every",
+            "1",
+            *extra,
+        ]
+
+    process = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(
+        p.name.startswith("checkpoint-3") for p in (tmp_path / "killed").glob("*")
+    ):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed" / "final").exists()  # it really died before the end
+    subprocess.run(command(tmp_path / "killed", "--resume"), check=True, capture_output=True)
+    subprocess.run(command(tmp_path / "full"), check=True, capture_output=True)
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "killed")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
