@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..models.layers import pool_hidden_states
 from .resolution import tokens_to_bases
 
 COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
@@ -37,11 +38,8 @@ def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device):
         if batch["input_ids"][0, 0] != tokenizer.cls_token_id:
             raise ValueError(f"pooling='cls' needs a tokenizer that prepends {tokenizer.cls_token}; use 'mean'")
         return list(hidden[:, 0].numpy())
-    if pooling == "mean":
-        weights = keep.unsqueeze(-1).float()
-        return list((hidden * weights).sum(1).div(weights.sum(1).clamp(min=1)).numpy())
-    if pooling == "max":
-        return list(hidden.masked_fill(~keep.unsqueeze(-1), float("-inf")).amax(1).numpy())
+    if pooling in ("mean", "max"):  # over the sequence's own tokens: padding and special tokens excluded
+        return list(pool_hidden_states(hidden, keep, pooling).numpy())
     rows = []
     for row, sequence in enumerate(sequences):
         tokens = hidden[row][keep[row]].numpy()  # (tokens, H), specials and padding dropped

@@ -361,6 +361,11 @@ class NucleotideTransformerTokenizer(DNATokenizer):
 BERT_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
 
 
+def bpe_vocab_and_merges(model: dict) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """(vocab, merges) of the "model" section of a BPE tokenizer.json (merges as "a b" strings or pairs)."""
+    return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+
+
 def train_dna_bpe(sequences, vocab_size: int, alphabet: str = "ACGTN", special_tokens=BERT_SPECIAL_TOKENS):
     """Train a BPE vocabulary on DNA strings with the `tokenizers` trainer; returns (vocab, merges).
 
@@ -375,8 +380,7 @@ def train_dna_bpe(sequences, vocab_size: int, alphabet: str = "ACGTN", special_t
         show_progress=False,
     )
     tokenizer.train_from_iterator(sequences, trainer)
-    model = json.loads(tokenizer.to_str())["model"]
-    return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return bpe_vocab_and_merges(json.loads(tokenizer.to_str())["model"])
 
 
 class DNABPETokenizer(DNATokenizer):
@@ -439,8 +443,7 @@ class DNABPETokenizer(DNATokenizer):
             raise ValueError(f"{cls.__name__} needs a vocabulary: pass vocab/merges or use from_pretrained")
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), cls.default_vocabulary)
         with open(path, encoding="utf-8") as handle:
-            model = json.load(handle)["model"]
-        return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+            return bpe_vocab_and_merges(json.load(handle)["model"])
 
     @classmethod
     def train(cls, sequences, vocab_size: int = 4096, alphabet: str = "ACGTN", **kwargs):

@@ -27,6 +27,7 @@ from transformers import (
 from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES
 from ..data.fasta import read_fasta
+from ..inference import reverse_complement
 
 
 @dataclass
@@ -54,7 +55,6 @@ class PretrainConfig:
 def genome_windows(paths, window: int, stride: int | None = None, both_strands: bool = False) -> list[str]:
     """Windows of `window` bases of every record, upper-cased, split at runs of N (a window holds no N)."""
     stride = stride or window
-    complement = str.maketrans("ACGT", "TGCA")
     out = []
     for path in paths:
         for _, sequence in read_fasta(path):
@@ -63,7 +63,7 @@ def genome_windows(paths, window: int, stride: int | None = None, both_strands: 
                     chunk = piece[start : start + window]
                     out.append(chunk)
                     if both_strands:
-                        out.append(chunk.translate(complement)[::-1])
+                        out.append(reverse_complement(chunk))
     return out
 
 
