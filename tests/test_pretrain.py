@@ -1,5 +1,6 @@
 """Pretraining through accelerate: exact resume, atomic checkpoints, NaN stop, data parallel under torchrun."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from dna_zoo import NucleotideTransformerTokenizer
 from dna_zoo.cli import main as cli
-from dna_zoo.training import PretrainConfig, genome_windows, pretrain
+from dna_zoo.data import read_fasta
+from dna_zoo.training import PretrainConfig, pretrain
 
 LAMBDA = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
 
@@ -37,7 +40,11 @@ def weights(folder):
 def test_interrupted_run_resumes_exactly(tmp_path, family):
     full = pretrain(config(tmp_path, "full", family))
     pretrain(config(tmp_path, "interrupted", family), stop_at=8)
-    assert sorted(os.listdir(tmp_path / "interrupted")) == ["checkpoint-4", "checkpoint-8"]  # no .partial left
+    assert sorted(os.listdir(tmp_path / "interrupted")) == [
+        "checkpoint-4",
+        "checkpoint-8",
+        "data_cache",
+    ]  # no .partial left
     resumed = pretrain(config(tmp_path, "interrupted", family), resume=True)
     assert resumed["losses"] == full["losses"] and len(full["losses"]) == 12
     a, b = weights(tmp_path / "full"), weights(tmp_path / "interrupted")
@@ -56,9 +63,39 @@ def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(tmp_path):
         pretrain(config(tmp_path, "nan", learning_rate=1e30, checkpoint_every=1))
 
 
-def test_windows_skip_n_and_cover_both_strands():
-    windows = genome_windows([LAMBDA], 1000, both_strands=True)
-    assert len(windows) == 2 * (48502 // 1000) and all(len(w) == 1000 and "N" not in w for w in windows)
+def test_validation_split_by_record_lowercase_excluded_and_loss_curve(tmp_path):
+    """Validation on held-out records is evaluated every `eval_every` steps; soft-masked bases never carry a label;
+    the loss log and the loss-curve plot are written."""
+    import gzip
+
+    from dna_zoo.training.pretrain import collate, tokenized_windows
+
+    sequence = next(read_fasta(LAMBDA))[1]
+    fasta = tmp_path / "two.fa.gz"
+    with gzip.open(fasta, "wt") as handle:
+        handle.write(f">a\n{sequence[:20000]}\n>b\n{sequence[20000:26150].lower()}{sequence[26150:30000]}\n")
+    run = config(tmp_path, "split", fasta=[str(fasta)], validation_records=["b"], eval_every=4, lowercase="exclude")
+    result = pretrain(run)
+    assert [step for step, _ in result["validation"]] == [4, 8, 12]
+    assert (tmp_path / "split" / "loss_curve.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "split" / "losses.json").read_text())["validation"] == result["validation"]
+
+    tokenizer = NucleotideTransformerTokenizer()
+    held_out = tokenized_windows(run, tokenizer, 100, [str(fasta)], str(tmp_path / "cache"), records=["b"])
+    batch = collate(tokenizer)(list(held_out))
+    soft_masked = sum(1 for example in held_out for keep in example["in_loss"] if not keep)
+    assert len(held_out) == 13 and soft_masked == 25  # 20 all-lowercase windows dropped; 150 bases = 25 tokens
+    assert int(((batch["labels"] == -100) & (batch["attention_mask"] == 1)).sum()) == soft_masked
+
+
+def test_a_config_file_is_a_preset(tmp_path):
+    from dna_zoo import config_from_preset
+
+    config_from_preset("trinity_dna", "tiny", num_hidden_layers=1).save_pretrained(tmp_path / "arch")
+    result = pretrain(
+        config(tmp_path, "from_file", family=None, preset=str(tmp_path / "arch" / "config.json"), steps=2)
+    )
+    assert result["model"].config.model_type == "trinity_dna" and result["model"].config.num_hidden_layers == 1
 
 
 def test_cli_pretrain(tmp_path, capsys):

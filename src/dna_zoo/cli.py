@@ -89,27 +89,16 @@ def score_variants_command(args) -> None:
 
 
 def pretrain_command(args) -> None:
+    from dataclasses import fields
+
     from .training import PretrainConfig, pretrain
 
-    config = PretrainConfig(
-        family=args.family,
-        preset=args.preset,
-        fasta=args.fasta,
-        output_dir=args.output_dir,
-        window=args.window,
-        stride=args.stride,
-        both_strands=args.both_strands,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        gradient_accumulation=args.gradient_accumulation,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-    )
+    config = PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainConfig) if hasattr(args, f.name)})
     result = pretrain(config, resume=args.resume)
-    print(f"trained {result['step']} steps; final loss {result['losses'][-1]:.4f}; model in {args.output_dir}/final")
+    summary = f"trained {result['step']} steps; final loss {result['losses'][-1]:.4f}"
+    if result["validation"]:
+        summary += f"; validation loss {result['validation'][-1][1]:.4f}"
+    print(f"{summary}; model in {args.output_dir}/final, loss curve in {args.output_dir}/loss_curve.png")
 
 
 def main(argv=None) -> None:
@@ -153,18 +142,31 @@ def main(argv=None) -> None:
     training = commands.add_parser(
         "pretrain", help="pretrain a preset on FASTA windows (MLM, or causal LM for mistral_dna)"
     )
-    training.add_argument("--family", required=True, choices=sorted(PRESETS))
-    training.add_argument("--preset", default="tiny")
-    training.add_argument("--fasta", nargs="+", required=True)
+    training.add_argument("--family", choices=sorted(PRESETS), help="needed with a preset name")
+    training.add_argument("--preset", default="tiny", help="a preset name, or a config.json file / model folder")
+    training.add_argument("--fasta", nargs="+", required=True, help="training FASTA files (plain, gzip or bgzip)")
     training.add_argument("--output-dir", required=True)
+    training.add_argument("--validation-fasta", nargs="*", default=[], help="held-out FASTA files (whole genomes)")
+    training.add_argument("--validation-records", nargs="*", default=[], help="records of --fasta held out")
+    training.add_argument("--validation-windows", type=int, default=256, help="validation windows evaluated")
+    training.add_argument("--eval-every", type=int, default=100, help="steps between validation losses")
     training.add_argument("--window", type=int, default=600, help="bases per window")
     training.add_argument("--stride", type=int, default=None, help="bases between window starts (default: window)")
-    training.add_argument("--both-strands", action="store_true")
+    training.add_argument("--random-offsets", action="store_true", help="jitter window starts by up to --stride")
+    training.add_argument("--both-strands", action="store_true", help="add the reverse complement of each window")
+    training.add_argument("--split-n-run", type=int, default=1, help="runs of at least this many N split windows")
+    training.add_argument(
+        "--lowercase", choices=["upper", "exclude"], default="upper", help="soft-masked bases: train on them or not"
+    )
+    training.add_argument("--max-tokens", type=int, default=None, help="tokens per window (default: the context)")
     training.add_argument("--steps", type=int, default=1000)
     training.add_argument("--batch-size", type=int, default=8)
     training.add_argument("--gradient-accumulation", type=int, default=1)
     training.add_argument("--learning-rate", type=float, default=5e-4)
+    training.add_argument("--weight-decay", type=float, default=0.01)
     training.add_argument("--warmup-steps", type=int, default=0)
+    training.add_argument("--lr-scheduler", default="linear", help="a transformers scheduler name, e.g. cosine")
+    training.add_argument("--mlm-probability", type=float, default=0.15)
     training.add_argument("--checkpoint-every", type=int, default=100)
     training.add_argument("--seed", type=int, default=0)
     training.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")

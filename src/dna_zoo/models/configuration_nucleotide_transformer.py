@@ -40,6 +40,8 @@ PRESETS = {
     # Layers and heads of the 250m model are UNVERIFIED (see the model card).
     "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species": _preset(_V2, 768, 24, 16, 3072),
     "InstaDeepAI/nucleotide-transformer-v2-500m-multi-species": _preset(_V2, 1024, 29, 16, 4096),
+    # The bundled demo model (dna_zoo/demo): NT-v2 layout, 1.6M parameters, input embedding tied to the LM head.
+    "demo": _preset(dict(_V2, max_position_embeddings=1002, tie_word_embeddings=True), 128, 4, 4, 512),
     "tiny": _preset(dict(_V2, max_position_embeddings=130), 32, 2, 4, 64),
     "tiny-v1": _preset(dict(_V1, max_position_embeddings=130), 32, 2, 4, 64),
 }

@@ -1,9 +1,10 @@
 """Pretraining from FASTA through accelerate: MLM for encoders, causal LM for Mistral-DNA, resumable exactly.
 
-One process, or data parallel under `torchrun --standalone --nproc_per_node N` / `accelerate launch`. Checkpoints
-hold the model, optimizer, scheduler, RNG states and the data position; each is written to a temporary folder
-and renamed, so a run killed at any moment leaves the previous checkpoint loadable, and `resume=True` continues
-from the newest complete one with the same batches and masks as an uninterrupted run.
+One process, or data parallel under `torchrun --standalone --nproc_per_node N` / `accelerate launch` (FSDP by an
+accelerate config, see the README). Checkpoints hold the model, optimizer, scheduler, RNG states and the data
+position; each is written to a temporary folder and renamed, so a run killed at any moment leaves the previous
+checkpoint loadable, and `resume=True` continues from the newest complete one with the same batches and masks as
+an uninterrupted run. The loss log (`losses.json`) and a loss-curve plot (`loss_curve.png`) are written at the end.
 """
 
 import json
@@ -16,35 +17,38 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoTokenizer,
-    DataCollatorForLanguageModeling,
-    get_scheduler,
-)
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, get_scheduler
 
 from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES
-from ..data.fasta import read_fasta
-from ..inference import reverse_complement
+from ..data.windows import loss_mask, windows_dataset
+from ..plots import plot_curves
 
 
 @dataclass
 class PretrainConfig:
-    family: str
-    preset: str
+    family: str | None  # None when `preset` is a config file (its model_type names the family)
+    preset: str  # a preset name (`dna-zoo presets`), or a config.json file / model folder to start from scratch
     fasta: list[str]
     output_dir: str
     window: int = 600  # bases per training window
     stride: int | None = None  # bases between window starts (default: window, no overlap)
+    random_offsets: bool = False  # jitter each window start by up to `stride` bases (every k-mer phase is seen)
     both_strands: bool = False
+    split_n_run: int = 1  # runs of at least this many N split windows
+    lowercase: str = "upper"  # soft-masked bases: "upper" (trained on) or "exclude" (context only, not in the loss)
+    max_tokens: int | None = None  # truncate windows to this many tokens (default: the model's context)
+    validation_fasta: list[str] = field(default_factory=list)  # held-out files (whole genomes)
+    validation_records: list[str] = field(default_factory=list)  # records of `fasta` held out for validation
+    validation_windows: int = 256  # validation windows evaluated (the first ones after a seeded shuffle)
+    eval_every: int = 100
     steps: int = 100
     batch_size: int = 8
     gradient_accumulation: int = 1
     learning_rate: float = 5e-4
     weight_decay: float = 0.01
     warmup_steps: int = 0
+    lr_scheduler: str = "linear"  # any transformers scheduler name: "cosine", "constant_with_warmup", ...
     mlm_probability: float = 0.15
     checkpoint_every: int = 50
     seed: int = 0
@@ -52,31 +56,80 @@ class PretrainConfig:
     config_overrides: dict = field(default_factory=dict)
 
 
-def genome_windows(paths, window: int, stride: int | None = None, both_strands: bool = False) -> list[str]:
-    """Windows of `window` bases of every record, upper-cased, split at runs of N (a window holds no N)."""
-    stride = stride or window
-    out = []
-    for path in paths:
-        for _, sequence in read_fasta(path):
-            for piece in sequence.upper().split("N"):
-                for start in range(0, len(piece) - window + 1, stride):
-                    chunk = piece[start : start + window]
-                    out.append(chunk)
-                    if both_strands:
-                        out.append(reverse_complement(chunk))
-    return out
-
-
 def mask_tokens(input_ids, labels, special_ids, mask_id: int, vocab_size: int, probability: float, generator):
-    """BERT masking with an explicit generator (resumable): `probability` of the non-special tokens are selected;
-    of those 80% become the mask token, 10% a random token, 10% stay; labels are -100 elsewhere."""
-    selectable = ~torch.isin(input_ids, special_ids)
+    """BERT masking with an explicit generator (resumable): `probability` of the tokens that carry a label
+    (not special, not padding, not soft-masked) are selected; of those 80% become the mask token, 10% a random
+    token, 10% stay; labels are -100 elsewhere."""
+    selectable = ~torch.isin(input_ids, special_ids) & (labels != -100)
     selected = (torch.rand(input_ids.shape, generator=generator) < probability) & selectable
     draw = torch.rand(input_ids.shape, generator=generator)
     random_tokens = torch.randint(vocab_size, input_ids.shape, generator=generator)
     masked = torch.where(selected & (draw < 0.8), mask_id, input_ids)
     masked = torch.where(selected & (draw >= 0.8) & (draw < 0.9), random_tokens, masked)
     return masked, torch.where(selected, labels, -100)
+
+
+def build_model(config: PretrainConfig):
+    """A freshly initialised model (MLM head, or causal LM for mistral_dna) and its family's default tokenizer."""
+    if os.path.exists(config.preset):
+        model_config = AutoConfig.from_pretrained(config.preset, **config.config_overrides)
+        if type(model_config) not in FAMILIES:
+            raise ValueError(f"{config.preset}: model_type {model_config.model_type!r} is not a dna_zoo family")
+    else:
+        if config.family not in CONFIG_CLASSES:
+            raise ValueError(f"family {config.family!r} unknown; known: {', '.join(CONFIG_CLASSES)}")
+        model_config = CONFIG_CLASSES[config.family].from_preset(config.preset, **config.config_overrides)
+    causal = model_config.model_type == "mistral_dna"
+    classes = FAMILIES[type(model_config)]
+    model = classes[AutoModelForCausalLM if causal else AutoModelForMaskedLM](model_config)
+    return model, classes[AutoTokenizer](), causal
+
+
+def tokenized_windows(config: PretrainConfig, tokenizer, max_tokens: int, paths, cache_dir: str, **selection):
+    """Windows of `paths` in a seeded order, tokenized: input_ids and per-token `in_loss` (soft-masked = False)."""
+    dataset = windows_dataset(
+        paths,
+        config.window,
+        cache_dir=cache_dir,
+        stride=config.stride,
+        random_offsets=config.random_offsets,
+        both_strands=config.both_strands,
+        split_n_run=config.split_n_run,
+        lowercase=config.lowercase,
+        seed=config.seed,
+        **selection,
+    )
+    if len(dataset) == 0:
+        raise ValueError(f"no window of {config.window} bases without an N run in {', '.join(map(str, paths))}")
+
+    def encode(batch):
+        encoded = tokenizer(batch["sequence"], truncation=True, max_length=max_tokens, return_offsets_mapping=True)
+        in_loss = [loss_mask(s, offsets) for s, offsets in zip(batch["sequence"], encoded["offset_mapping"])]
+        return {"input_ids": encoded["input_ids"], "in_loss": in_loss}
+
+    dataset = dataset.shuffle(seed=config.seed)  # a fixed order: resuming replays it exactly
+    dataset = dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenizing windows")
+    if config.lowercase == "exclude":  # windows entirely soft-masked teach nothing
+        dataset = dataset.filter(lambda example: sum(example["in_loss"]) > 2, desc="dropping soft-masked windows")
+    return dataset
+
+
+def collate(tokenizer):
+    """Pads `input_ids`; labels are the ids where the token counts in the loss (-100 on padding and soft-masking)."""
+
+    def pad(examples):
+        length = max(len(example["input_ids"]) for example in examples)
+        input_ids = torch.full((len(examples), length), tokenizer.pad_token_id)
+        attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
+        labels = torch.full((len(examples), length), -100)
+        for row, example in enumerate(examples):
+            ids = torch.tensor(example["input_ids"])
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+            labels[row, : len(ids)] = torch.where(torch.tensor(example["in_loss"]), ids, -100)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+    return pad
 
 
 def _latest_checkpoint(output_dir: str) -> str | None:
@@ -89,8 +142,46 @@ def _latest_checkpoint(output_dir: str) -> str | None:
     return os.path.join(output_dir, f"checkpoint-{max(steps)}") if steps else None
 
 
+class Masker:
+    """MLM masking whose masks depend only on (seed, process, micro-batch): identical after a resume."""
+
+    def __init__(self, config: PretrainConfig, tokenizer, vocab_size: int, causal: bool):
+        self.config, self.tokenizer, self.vocab_size, self.causal = config, tokenizer, vocab_size, causal
+        self.special_ids = torch.tensor(tokenizer.all_special_ids)
+
+    def __call__(self, batch: dict, key: tuple, device) -> dict:
+        if self.causal:
+            return batch
+        generator = torch.Generator().manual_seed(hash((self.config.seed, *key)))
+        masked, labels = mask_tokens(
+            batch["input_ids"].cpu(),
+            batch["labels"].cpu(),
+            self.special_ids,
+            self.tokenizer.mask_token_id,
+            self.vocab_size,
+            self.config.mlm_probability,
+            generator,
+        )
+        return {**batch, "input_ids": masked.to(device), "labels": labels.to(device)}
+
+
+@torch.no_grad()
+def evaluate(model, loader, masker: Masker, device) -> float:
+    """Mean validation loss over `loader`, with fixed masks (the same at every evaluation)."""
+    model.eval()
+    total, count = 0.0, 0
+    for index, batch in enumerate(loader):
+        batch = masker({k: v.to(device) for k, v in batch.items()}, (-1, index), device)
+        tokens = int((batch["labels"] != -100).sum())
+        if tokens:
+            total += model(**batch).loss.item() * tokens
+        count += tokens
+    model.train()
+    return total / max(count, 1)
+
+
 def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None = None) -> dict:
-    """Train `config.preset` of `config.family` on FASTA windows; returns {"step", "losses", "model"}.
+    """Train a fresh model of `config.preset` on FASTA windows; returns {"step", "losses", "validation", "model"}.
 
     `stop_at` ends this run after that step, as an interruption would (a later `resume=True` run continues).
     """
@@ -101,33 +192,37 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
         cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
     )
     set_seed(config.seed)
-    config_class = CONFIG_CLASSES[config.family]
-    causal = config.family == "mistral_dna"
-    head = AutoModelForCausalLM if causal else AutoModelForMaskedLM
-    model = FAMILIES[config_class][head](config_class.from_preset(config.preset, **config.config_overrides))
-    tokenizer = FAMILIES[config_class][AutoTokenizer]()
-
-    windows = genome_windows(config.fasta, config.window, config.stride, config.both_strands)
-    if not windows:
-        raise ValueError(f"no window of {config.window} N-free bases in {config.fasta}")
-    np.random.default_rng(config.seed).shuffle(windows)  # a fixed order: resuming replays it exactly
-    encoded = tokenizer(windows, truncation=True, max_length=model.config.max_tokens)
-    examples = [{"input_ids": ids} for ids in encoded["input_ids"]]
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; labels = ids (padding -100)
-    special_ids = torch.tensor(tokenizer.all_special_ids)
-    vocab_size = model.config.vocab_size
-    loader = torch.utils.data.DataLoader(examples, batch_size=config.batch_size, shuffle=False, collate_fn=collator)
+    model, tokenizer, causal = build_model(config)
+    max_tokens = min(config.max_tokens or model.config.max_tokens, model.config.max_tokens)
+    cache_dir = os.path.join(config.output_dir, "data_cache")
+    with accelerator.main_process_first():  # rank 0 writes the Arrow cache, the others read it
+        train = tokenized_windows(
+            config, tokenizer, max_tokens, config.fasta, cache_dir, exclude_records=config.validation_records
+        )
+        validation = []
+        if config.validation_fasta or config.validation_records:
+            held_out = config.validation_fasta or config.fasta
+            selection = {} if config.validation_fasta else {"records": config.validation_records}
+            validation = tokenized_windows(config, tokenizer, max_tokens, held_out, cache_dir, **selection)
+            validation = validation.select(range(min(config.validation_windows, len(validation))))
+    loader = torch.utils.data.DataLoader(
+        train, batch_size=config.batch_size, shuffle=False, collate_fn=collate(tokenizer)
+    )
+    validation_loader = torch.utils.data.DataLoader(
+        validation, batch_size=config.batch_size, collate_fn=collate(tokenizer)
+    )
+    masker = Masker(config, tokenizer, model.config.vocab_size, causal)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = get_scheduler("linear", optimizer, config.warmup_steps, config.steps)
+    scheduler = get_scheduler(config.lr_scheduler, optimizer, config.warmup_steps, config.steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
-    step, losses = 0, []
+    step, losses, evaluations = 0, [], []
     checkpoint = _latest_checkpoint(config.output_dir) if resume else None
     if checkpoint:
         accelerator.load_state(checkpoint)
         with open(os.path.join(checkpoint, "progress.json")) as handle:
             progress = json.load(handle)
-        step, losses = progress["step"], progress["losses"]
+        step, losses, evaluations = progress["step"], progress["losses"], progress.get("validation", [])
     batches_per_epoch = len(loader)
     bar = tqdm(total=config.steps, initial=step, desc="pretraining", disable=not accelerator.is_main_process)
     model.train()
@@ -137,20 +232,11 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
         epoch_loader = accelerator.skip_first_batches(loader, position) if position else loader
         for batch in epoch_loader:
             micro_batch += 1
-            if not causal:  # masks depend only on (seed, process, micro-batch): the same after a resume
-                generator = torch.Generator().manual_seed(hash((config.seed, accelerator.process_index, micro_batch)))
-                masked, labels = mask_tokens(
-                    batch["input_ids"].cpu(),
-                    batch["labels"].cpu(),
-                    special_ids,
-                    tokenizer.mask_token_id,
-                    vocab_size,
-                    config.mlm_probability,
-                    generator,
-                )
-                batch = {**batch, "input_ids": masked.to(accelerator.device), "labels": labels.to(accelerator.device)}
+            batch = masker(batch, (accelerator.process_index, micro_batch), accelerator.device)
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                outputs = model(**batch)
+                # a micro-batch with no label (all soft-masked, or no token drawn) gives NaN: train on nothing instead
+                loss = outputs.loss if (batch["labels"] != -100).any() else outputs.logits.sum() * 0.0
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()
@@ -164,27 +250,43 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
             if not np.isfinite(losses[-1]):
                 last = _latest_checkpoint(config.output_dir)
                 raise FloatingPointError(f"loss is {losses[-1]} at step {step}; last good checkpoint: {last}")
+            if len(validation) and (step % config.eval_every == 0 or step == config.steps):
+                evaluations.append([step, evaluate(model, validation_loader, masker, accelerator.device)])
+                bar.write(f"step {step}: validation loss {evaluations[-1][1]:.4f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
-                _save_checkpoint(accelerator, config, step, losses)
+                _save_checkpoint(accelerator, config, {"step": step, "losses": losses, "validation": evaluations})
             if step >= config.steps or step == stop_at:
                 break
         if step == stop_at:
             break
     bar.close()
+    result = {"step": step, "losses": losses, "validation": evaluations, "model": accelerator.unwrap_model(model)}
     if step < config.steps:
-        return {"step": step, "losses": losses, "model": accelerator.unwrap_model(model)}
+        return result
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(os.path.join(config.output_dir, "final"))
-        tokenizer.save_pretrained(os.path.join(config.output_dir, "final"))
+        final = os.path.join(config.output_dir, "final")
+        result["model"].save_pretrained(final)
+        tokenizer.save_pretrained(final)
         with open(os.path.join(config.output_dir, "losses.json"), "w") as handle:
-            json.dump({"config": asdict(config), "losses": losses}, handle)
+            json.dump({"config": asdict(config), "losses": losses, "validation": evaluations}, handle)
+        plot_loss_curve(losses, evaluations, os.path.join(config.output_dir, "loss_curve.png"))
     accelerator.wait_for_everyone()
-    return {"step": step, "losses": losses, "model": accelerator.unwrap_model(model)}
+    return result
 
 
-def _save_checkpoint(accelerator, config: PretrainConfig, step: int, losses: list[float]) -> None:
+def plot_loss_curve(losses: list[float], evaluations: list, path: str, smoothing: int = 50) -> str:
+    """Training loss (running mean over `smoothing` steps) and validation loss against the step."""
+    window = max(1, min(smoothing, len(losses) // 10))
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    series = {f"training (mean of {window} steps)": (np.arange(window, len(losses) + 1), smooth)}
+    if evaluations:
+        series["validation (held out)"] = tuple(zip(*evaluations))
+    return plot_curves(series, path, "step", "loss", "pretraining loss")
+
+
+def _save_checkpoint(accelerator, config: PretrainConfig, progress: dict) -> None:
     """Write checkpoint-<step> atomically: everything goes to a temporary folder, renamed when complete."""
-    final = os.path.join(config.output_dir, f"checkpoint-{step}")
+    final = os.path.join(config.output_dir, f"checkpoint-{progress['step']}")
     temporary = final + ".partial"
     if accelerator.is_main_process and os.path.exists(temporary):
         shutil.rmtree(temporary)
@@ -192,7 +294,7 @@ def _save_checkpoint(accelerator, config: PretrainConfig, step: int, losses: lis
     accelerator.save_state(temporary)
     if accelerator.is_main_process:
         with open(os.path.join(temporary, "progress.json"), "w") as handle:
-            json.dump({"step": step, "losses": losses}, handle)
+            json.dump(progress, handle)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(temporary, final)

@@ -1,0 +1,39 @@
+"""Figures for results people look at (loss curves, benchmark and evaluation plots), written as PNG."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: works on machines without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_curves(series: dict, path: str, xlabel: str, ylabel: str, title: str = "", log: str = "") -> str:
+    """One line per `series` entry (label -> (x, y)); `log` holds "x" and/or "y" for log axes. Returns `path`."""
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for label, (x, y) in series.items():
+        axes.plot(x, y, label=label, marker="o" if len(x) < 30 else None, markersize=3)
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if "x" in log:
+        axes.set_xscale("log")
+    if "y" in log:
+        axes.set_yscale("log")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_bars(values: dict, path: str, ylabel: str, title: str = "", reference: float | None = None) -> str:
+    """Horizontal bars (label -> value), with an optional vertical reference line (e.g. a target ratio)."""
+    figure, axes = plt.subplots(figsize=(6, 0.4 * len(values) + 1.2))
+    labels = list(values)
+    axes.barh(labels, [values[label] for label in labels], color="tab:blue")
+    if reference is not None:
+        axes.axvline(reference, color="tab:red", linestyle="--", linewidth=1)
+    axes.set(xlabel=ylabel, title=title)
+    axes.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
