@@ -7,7 +7,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from dna_zoo import NucleotideTransformerConfig, NucleotideTransformerModel, NucleotideTransformerTokenizer
+from dna_zoo import (
+    NucleotideTransformerConfig,
+    NucleotideTransformerForMaskedLM,
+    NucleotideTransformerModel,
+    NucleotideTransformerTokenizer,
+)
 
 from reference_nt_v2 import random_v2_checkpoint
 
@@ -41,3 +46,21 @@ def test_embed_sequences_on_a_published_v2_layout(tmp_path):
     NucleotideTransformerTokenizer().save_vocabulary(str(tmp_path))  # the Hub ships vocab.txt
     vectors = example.main(["--model", str(tmp_path), "ACGTACGTTGCAACGTAA"])
     assert vectors.shape == (1, 64)
+
+
+def test_coding_windows_on_a_slice_of_the_lambda_phage(tmp_path):
+    example = load_example("coding_windows")
+    model = tmp_path / "tiny"
+    NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny")).save_pretrained(model)
+    NucleotideTransformerTokenizer().save_pretrained(model)
+    data = str(Path(__file__).parent / "data")
+    args = ["--model", str(model), "--genomes", data, "--train", "lambda_phage", "--test", "lambda_phage"]
+    results = example.main([*args, "--out", str(tmp_path / "out"), "--window", "120", "--limit", "40", "--epochs", "1"])
+    assert results["windows"]["test"] == 80 and set(results["mcc"]) == {
+        f"{model} (full fine-tuning)",
+        "6-mer logistic regression",
+    }
+    assert all(-1 <= value <= 1 for value in results["mcc"].values())
+    assert (tmp_path / "out" / "results.png").stat().st_size > 1000 and "| 6-mer" in (
+        tmp_path / "out" / "results.md"
+    ).read_text()

@@ -101,6 +101,90 @@ def pretrain_command(args) -> None:
     print(f"{summary}; model in {args.output_dir}/final, loss curve in {args.output_dir}/loss_curve.png")
 
 
+def finetune_command(args) -> None:
+    from .training import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        model=args.model,
+        train=args.train,
+        validation=args.validation,
+        test=args.test,
+        output_dir=args.output_dir,
+        task=args.task,
+        sequence_column=args.sequence_column,
+        label_columns=args.label_columns,
+        peft=args.peft,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        class_weights=args.class_weights,
+        early_stopping_patience=args.early_stopping_patience,
+        eval_steps=args.eval_steps,
+        max_length=args.max_length,
+        too_long=args.too_long,
+        seed=args.seed,
+    )
+    result = finetune(config, resume=args.resume)
+    for split, metrics in result["metrics"].items():
+        values = {key.removeprefix(f"{split}_"): value for key, value in metrics.items()}
+        shown = ", ".join(f"{name} {values[name]:.4f}" for name in SHOWN if name in values)
+        print(f"{split}: {shown}")
+    print(f"model in {result['model_dir']}; metrics and training log in {args.output_dir}/metrics.json")
+
+
+SHOWN = ("mcc", "f1", "f1_macro", "accuracy", "auroc", "auprc", "pearson", "spearman", "mse", "loss")
+
+
+def read_sequences(path: str, sequence_column: str, id_column: str | None) -> tuple[list[str], list[str]]:
+    """(ids, sequences) from a FASTA file or a table (CSV/TSV/Parquet/JSONL)."""
+    from .data import read_table
+
+    name = path[:-3] if path.endswith(".gz") else path
+    if name.endswith((".fa", ".fasta", ".fna", ".fas")):
+        records = list(read_fasta(path))
+        return [r[0] for r in records], [r[1] for r in records]
+    table = read_table(path)
+    if sequence_column not in table.column_names:
+        raise SystemExit(f"{path}: no column {sequence_column!r}; columns are {', '.join(table.column_names)}")
+    ids = table[id_column] if id_column else [str(i) for i in range(len(table))]
+    return [str(i) for i in ids], table[sequence_column]
+
+
+def predict_command(args) -> None:
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    from .checkpoints import resolve_model
+    from .inference import predict
+
+    if os.path.exists(args.out) and not args.overwrite:
+        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    path = resolve_model(args.model)
+    architectures = AutoConfig.from_pretrained(path).architectures or []
+    token_task = any("TokenClassification" in name for name in architectures)
+    head = AutoModelForTokenClassification if token_task else AutoModelForSequenceClassification
+    model, tokenizer = head.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    ids, sequences = read_sequences(args.input, args.sequence_column, args.id_column)
+    values = predict(model, tokenizer, sequences, batch_size=args.batch_size)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    temporary = args.out + ".partial"
+    with open(temporary, "w") as handle:
+        if token_task:  # one row per base: id, position (0-based), predicted class, probabilities
+            handle.write("\t".join(["id", "position", "prediction", *names]) + "\n")
+            for name, per_base in zip(ids, values):
+                for position, row in enumerate(per_base):
+                    cells = [name, str(position), names[int(row.argmax())], *(f"{v:.6g}" for v in row)]
+                    handle.write("\t".join(cells) + "\n")
+        else:
+            regression = model.config.problem_type == "regression"
+            multilabel = model.config.problem_type == "multi_label_classification"
+            handle.write("\t".join(["id", *([] if regression or multilabel else ["prediction"]), *names]) + "\n")
+            for name, row in zip(ids, values):
+                label = [] if regression or multilabel else [names[int(row.argmax())]]
+                handle.write("\t".join([name, *label, *(f"{v:.6g}" for v in row)]) + "\n")
+    os.replace(temporary, args.out)
+    print(f"{len(ids)} sequences -> {args.out}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +256,38 @@ def main(argv=None) -> None:
     training.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     training.set_defaults(run=pretrain_command)
+    tuning = commands.add_parser("finetune", help="fine-tune on a labelled table (Trainer; full, IA3 or LoRA)")
+    tuning.add_argument("--model", default="demo", help="a dna_zoo folder, a published checkpoint, or 'demo'")
+    tuning.add_argument("--train", required=True, help="CSV/TSV/Parquet/JSONL with a sequence and label column(s)")
+    tuning.add_argument("--validation", help="held-out table: early stopping and the best checkpoint")
+    tuning.add_argument("--test", help="table evaluated once at the end")
+    tuning.add_argument("--output-dir", required=True)
+    tuning.add_argument(
+        "--task", choices=["classification", "multilabel", "regression", "token"], default="classification"
+    )
+    tuning.add_argument("--sequence-column", default="sequence")
+    tuning.add_argument("--label-columns", nargs="+", default=["label"], help="several for multi-label/regression")
+    tuning.add_argument("--peft", choices=["ia3", "lora"], help="train an adapter (backbone frozen) and the head")
+    tuning.add_argument("--epochs", type=float, default=3.0)
+    tuning.add_argument("--batch-size", type=int, default=8)
+    tuning.add_argument("--learning-rate", type=float, help="default 5e-5 full, 3e-3 IA3, 5e-4 LoRA")
+    tuning.add_argument("--class-weights", help="'balanced' (inverse frequency); default unweighted")
+    tuning.add_argument("--early-stopping-patience", type=int, default=3, help="evaluations without improvement")
+    tuning.add_argument("--eval-steps", type=int, help="evaluate every N steps (default: every epoch)")
+    tuning.add_argument("--max-length", type=int, help="tokens per sequence (default: the model's context)")
+    tuning.add_argument("--too-long", choices=["truncate", "error"], default="truncate")
+    tuning.add_argument("--seed", type=int, default=0)
+    tuning.add_argument("--resume", action="store_true", help="continue from the newest Trainer checkpoint")
+    tuning.set_defaults(run=finetune_command)
+    predicting = commands.add_parser("predict", help="predictions of a fine-tuned model for a FASTA file or table")
+    predicting.add_argument("--model", required=True, help="a fine-tuned folder (e.g. OUTPUT_DIR/final)")
+    predicting.add_argument("--input", required=True, help="FASTA, or CSV/TSV/Parquet/JSONL with a sequence column")
+    predicting.add_argument("--out", required=True, help="output TSV")
+    predicting.add_argument("--sequence-column", default="sequence")
+    predicting.add_argument("--id-column", help="table column naming each sequence (default: the row number)")
+    predicting.add_argument("--batch-size", type=int, default=16)
+    predicting.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    predicting.set_defaults(run=predict_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")

@@ -1,6 +1,22 @@
 """Reading DNA data: FASTA files (through pysam), pretraining windows, fine-tuning tables and interval labels."""
 
 from .fasta import fasta_chunks, read_fasta
+from .intervals import base_labels, interval_windows, labelled_windows, read_intervals
+from .tables import DataError, check_table, read_table
 from .windows import genome_windows, iter_windows, loss_mask, windows_dataset
 
-__all__ = ["fasta_chunks", "genome_windows", "iter_windows", "loss_mask", "read_fasta", "windows_dataset"]
+__all__ = [
+    "DataError",
+    "base_labels",
+    "check_table",
+    "fasta_chunks",
+    "genome_windows",
+    "iter_windows",
+    "interval_windows",
+    "labelled_windows",
+    "loss_mask",
+    "read_fasta",
+    "read_intervals",
+    "read_table",
+    "windows_dataset",
+]

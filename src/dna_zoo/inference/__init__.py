@@ -1,12 +1,14 @@
 """Inference: embeddings, nucleotide-resolution outputs, long sequences, zero-shot variant scores."""
 
 from .embeddings import embed, reverse_complement
+from .predict import predict
 from .resolution import bases_to_tokens, tokens_to_bases
 from .variants import read_variants, score_variants, write_scores
 
 __all__ = [
     "bases_to_tokens",
     "embed",
+    "predict",
     "read_variants",
     "reverse_complement",
     "score_variants",

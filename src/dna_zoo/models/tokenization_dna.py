@@ -27,7 +27,12 @@ IUPAC_AMBIGUITY_CODES = "RYSWKMBDHV"
 
 
 class InvalidSequenceError(ValueError):
-    """A sequence holds a character the tokenizer's alphabet cannot represent."""
+    """A sequence holds a character the tokenizer's alphabet cannot represent; `index` (the sequence's index in
+    the call), `position` and `character` say where, `reason` says what without the index."""
+
+    def __init__(self, index: int, position: int, character: str, reason: str):
+        super().__init__(f"sequence {index}: {reason}")
+        self.index, self.position, self.character, self.reason = index, position, character, reason
 
 
 class DNATokenizer(TokenizersBackend):
@@ -74,9 +79,13 @@ class DNATokenizer(TokenizersBackend):
                 hint = " (this tokenizer's vocabulary has no N)"
             elif char.upper() in IUPAC_AMBIGUITY_CODES:
                 hint = " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
+            position = offset + bad.start()
             raise InvalidSequenceError(
-                f"sequence {index}: invalid character {char!r} at position {offset + bad.start()}{hint}; "
-                f"allowed are {', '.join(self.alphabet)} in upper or lower case"
+                index,
+                position,
+                char,
+                f"invalid character {char!r} at position {position}{hint}; "
+                f"allowed are {', '.join(self.alphabet)} in upper or lower case",
             )
         return cleaned
 

@@ -263,9 +263,10 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
     result = {"step": step, "losses": losses, "validation": evaluations, "model": accelerator.unwrap_model(model)}
     if step < config.steps:
         return result
+    state_dict = accelerator.get_state_dict(model)  # every rank takes part: under FSDP this gathers the shards
     if accelerator.is_main_process:
         final = os.path.join(config.output_dir, "final")
-        result["model"].save_pretrained(final)
+        result["model"].save_pretrained(final, state_dict=state_dict)
         tokenizer.save_pretrained(final)
         with open(os.path.join(config.output_dir, "losses.json"), "w") as handle:
             json.dump({"config": asdict(config), "losses": losses, "validation": evaluations}, handle)

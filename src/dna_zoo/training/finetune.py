@@ -1,0 +1,279 @@
+"""Fine-tuning on labelled sequences with transformers' Trainer: sequence classification (single- and
+multi-label), regression and token (nucleotide) classification, full or through a peft preset (IA3, LoRA).
+
+Data come from CSV/TSV/Parquet/JSONL files or `datasets` datasets (see `dna_zoo.data.tables`); per-base labels
+(e.g. from BED/GFF intervals) become token labels through the tokenizer's offsets, for k-mer, BPE and single-base
+tokenizers alike. Checkpoints are Trainer checkpoints: `resume=True` continues from the newest.
+"""
+
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..checkpoints import resolve_model
+from ..data.tables import DataError, check_table, location, read_table
+from ..inference.resolution import bases_to_tokens
+from ..models import InvalidSequenceError
+from .metrics import BEST_METRIC, metrics_for
+from .peft_presets import ia3_config, lora_config
+
+DEFAULT_LEARNING_RATE = {None: 5e-5, "ia3": 3e-3, "lora": 5e-4}  # full fine-tuning, NT-paper IA3, LoRA
+
+
+@dataclass
+class FinetuneConfig:
+    model: str  # a dna_zoo folder, a published checkpoint (converted on load) or "demo" (the bundled model)
+    train: object  # a CSV/TSV/Parquet/JSONL path, or a datasets.Dataset
+    output_dir: str
+    validation: object = None  # same kinds; used for early stopping and the best checkpoint
+    test: object = None  # evaluated once at the end
+    task: str = "classification"  # "classification" | "multilabel" | "regression" | "token"
+    sequence_column: str = "sequence"
+    label_columns: list[str] = field(default_factory=lambda: ["label"])
+    peft: str | None = None  # None (full fine-tuning), "ia3" or "lora"
+    epochs: float = 3.0
+    batch_size: int = 8
+    learning_rate: float | None = None  # default: 5e-5 full, 3e-3 IA3 (NT paper), 5e-4 LoRA
+    weight_decay: float = 0.01
+    warmup: float = 0.0  # warmup steps (an int) or a fraction of all steps (a float below 1)
+    class_weights: object = None  # None, "balanced" (inverse class frequency), or one weight per class
+    early_stopping_patience: int | None = 3  # evaluations without improvement (needs `validation`)
+    eval_steps: int | None = None  # None: evaluate (and checkpoint) once per epoch
+    max_length: int | None = None  # tokens; default the model's context. Longer sequences: see `too_long`
+    too_long: str = "truncate"  # "truncate" (with a warning giving the count) or "error"
+    seed: int = 0
+    merge: bool = True  # with peft, also save the merged plain model in output_dir/merged
+    dataloader_workers: int = 0
+
+
+class WeightedTrainer(Trainer):
+    """Trainer whose loss weights classes (cross-entropy) or positive labels (multi-label BCE)."""
+
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, task: str = "classification", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights, self.task = class_weights, task
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.class_weights is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        logits, weights = outputs.logits.float(), self.class_weights.to(outputs.logits.device)
+        if self.task == "multilabel":
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=weights)
+        else:
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weights)
+        return (loss, outputs) if return_outputs else loss
+
+
+def _label_space(config: FinetuneConfig, classes) -> dict:
+    """num_labels, problem_type, id2label and label2id for the model config."""
+    if config.task == "regression":
+        names = config.label_columns
+        return {"num_labels": len(names), "problem_type": "regression", "id2label": dict(enumerate(names))}
+    if config.task == "multilabel":
+        names = [str(c) for c in classes] if classes is not None else config.label_columns
+        problem = "multi_label_classification"
+    else:
+        names, problem = [str(c) for c in classes], "single_label_classification"
+    if config.task == "token":
+        problem = None  # token heads have no problem_type
+    if len(names) < 2 and config.task != "multilabel":
+        raise DataError(f"{config.task} needs at least two classes in the training data, found {names}")
+    space = {
+        "num_labels": len(names),
+        "id2label": dict(enumerate(names)),
+        "label2id": {n: i for i, n in enumerate(names)},
+    }
+    return {**space, "problem_type": problem} if problem else space
+
+
+def encode(dataset: Dataset, tokenizer, config: FinetuneConfig, classes, max_length: int, source) -> Dataset:
+    """Tokenized inputs and labels (ids, 0/1 vectors, floats, or per-token labels from per-base ones)."""
+    index = {value: i for i, value in enumerate(classes or [])}
+    token_task = config.task == "token"
+    too_long = []
+
+    def encode_batch(batch, rows):
+        sequences = batch[config.sequence_column]
+        try:
+            encoded = tokenizer(sequences, return_offsets_mapping=token_task)
+        except InvalidSequenceError as error:
+            raise DataError(f"{location(source, rows[error.index])}: {error.reason}") from None
+        for row, ids in zip(rows, encoded["input_ids"]):
+            if len(ids) > max_length:
+                too_long.append(row)
+        if too_long and config.too_long == "error":
+            raise DataError(f"{location(source, too_long[0])}: longer than {max_length} tokens (too_long='error')")
+        encoded = tokenizer(sequences, truncation=True, max_length=max_length, return_offsets_mapping=token_task)
+        if config.task == "classification":
+            encoded["labels"] = [index[value] for value in batch[config.label_columns[0]]]
+        elif config.task == "regression":
+            columns = [[float(v) for v in batch[c]] for c in config.label_columns]
+            encoded["labels"] = [list(values) if len(values) > 1 else values[0] for values in zip(*columns)]
+        elif config.task == "multilabel" and classes is not None:
+            encoded["labels"] = [[float(c in row) for c in classes] for row in batch[config.label_columns[0]]]
+        elif config.task == "multilabel":
+            encoded["labels"] = [list(map(float, values)) for values in zip(*(batch[c] for c in config.label_columns))]
+        else:
+            per_base = batch[config.label_columns[0]]
+            offsets = encoded.pop("offset_mapping")
+            encoded["labels"] = [
+                bases_to_tokens(np.array([index[v] for v in labels]), spans).tolist()
+                for labels, spans in zip(per_base, offsets)
+            ]
+        return encoded
+
+    columns = dataset.column_names
+    encoded = dataset.map(encode_batch, batched=True, with_indices=True, remove_columns=columns, desc="tokenizing")
+    if too_long:
+        warnings.warn(
+            f"{source or 'dataset'}: {len(set(too_long))} sequences longer than {max_length} tokens were truncated "
+            "(too_long='error' refuses them; dna_zoo.embed(window=...) handles long sequences in windows)",
+            stacklevel=2,
+        )
+    return encoded
+
+
+def _class_weights(config: FinetuneConfig, dataset: Dataset, num_labels: int) -> torch.Tensor | None:
+    if config.class_weights is None:
+        return None
+    if config.class_weights != "balanced":
+        weights = torch.tensor(config.class_weights, dtype=torch.float)
+        if weights.numel() != num_labels:
+            raise ValueError(f"class_weights has {weights.numel()} entries for {num_labels} labels")
+        return weights
+    labels = dataset["labels"]
+    if config.task == "multilabel":  # positives weighted by negatives / positives per label
+        positives = np.asarray(labels).sum(0)
+        return torch.tensor((len(labels) - positives) / np.maximum(positives, 1), dtype=torch.float)
+    flat = np.concatenate([np.ravel(label) for label in labels])
+    counts = np.bincount(flat[flat >= 0], minlength=num_labels)
+    return torch.tensor(len(flat[flat >= 0]) / (num_labels * np.maximum(counts, 1)), dtype=torch.float)
+
+
+def finetune(config: FinetuneConfig, resume: bool = False) -> dict:
+    """Fine-tune; returns {"metrics": {"validation": ..., "test": ...}, "trainer", "model_dir"}.
+
+    The final model (or adapter + head with peft) and tokenizer go to `output_dir/final` (with the metrics in its
+    model card); with peft and `merge`, `output_dir/merged` holds the merged plain dna_zoo model.
+    """
+    model_path = resolve_model(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tables = {
+        name: read_table(source)
+        for name, source in (("train", config.train), ("validation", config.validation), ("test", config.test))
+        if source is not None
+    }
+    sources = {
+        name: source if isinstance(source, str) else None
+        for name, source in (("train", config.train), ("validation", config.validation), ("test", config.test))
+    }
+    classes = None
+    for name, table in tables.items():
+        found = check_table(table, config.sequence_column, config.label_columns, config.task, sources[name])
+        if name == "train":
+            classes = found
+        elif found is not None and not set(found) <= set(classes):
+            raise DataError(
+                f"{sources[name] or name}: labels {sorted(set(found) - set(classes), key=str)} never "
+                "occur in the training data"
+            )
+    head = AutoModelForTokenClassification if config.task == "token" else AutoModelForSequenceClassification
+    model = head.from_pretrained(model_path, **_label_space(config, classes))
+    max_length = min(config.max_length or model.config.max_tokens, model.config.max_tokens)
+    data = {
+        name: encode(table, tokenizer, config, classes, max_length, sources[name]) for name, table in tables.items()
+    }
+    weights = _class_weights(config, data["train"], model.config.num_labels)
+    if config.peft:
+        from peft import get_peft_model
+
+        presets = {"ia3": ia3_config, "lora": lora_config}
+        if config.peft not in presets:
+            raise ValueError(f"peft must be one of {sorted(presets)} or None, got {config.peft!r}")
+        model = get_peft_model(model, presets[config.peft](model))
+    has_validation = "validation" in data
+    strategy = "steps" if config.eval_steps else "epoch"
+    best = "eval_" + BEST_METRIC[config.task]
+    arguments = TrainingArguments(
+        output_dir=config.output_dir,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size * 2,
+        learning_rate=config.learning_rate or DEFAULT_LEARNING_RATE[config.peft],
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup,
+        eval_strategy=strategy if has_validation else "no",
+        save_strategy=strategy,
+        eval_steps=config.eval_steps,
+        save_steps=config.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=has_validation,
+        metric_for_best_model=best if has_validation else None,
+        greater_is_better=True,
+        logging_steps=10,
+        report_to=[],
+        seed=config.seed,
+        dataloader_num_workers=config.dataloader_workers,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    collator = (DataCollatorForTokenClassification if config.task == "token" else DataCollatorWithPadding)(tokenizer)
+    callbacks = (
+        [EarlyStoppingCallback(config.early_stopping_patience)]
+        if has_validation and config.early_stopping_patience
+        else []
+    )
+    trainer = WeightedTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=data["train"],
+        eval_dataset=data.get("validation"),
+        data_collator=collator,
+        compute_metrics=metrics_for(config.task),
+        callbacks=callbacks,
+        class_weights=weights,
+        task=config.task,
+    )
+    checkpoint = get_last_checkpoint(config.output_dir) if resume and os.path.isdir(config.output_dir) else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = {
+        name: trainer.evaluate(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
+    }
+    final = os.path.join(config.output_dir, "final")
+    plain = trainer.model
+    if config.peft:
+        trainer.model.save_pretrained(final)  # adapter + trained head
+        plain = trainer.model.merge_and_unload() if config.merge else None
+    if plain is not None:
+        plain.config.dna_zoo_metrics = {name: _rounded(values) for name, values in metrics.items()}
+        plain.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
+        tokenizer.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
+    if config.peft:
+        tokenizer.save_pretrained(final)
+    with open(os.path.join(config.output_dir, "metrics.json"), "w") as handle:
+        settings = {
+            k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v) for k, v in asdict(config).items()
+        }
+        json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
+    return {"metrics": metrics, "trainer": trainer, "model_dir": final}
+
+
+def _rounded(values: dict) -> dict:
+    return {key: round(value, 4) for key, value in values.items() if isinstance(value, float)}

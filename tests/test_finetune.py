@@ -1,0 +1,201 @@
+"""Fine-tuning on Trainer: real small task (lambda phage coding windows), regression, multi-label, token labels
+from GFF intervals, peft, class weights, metrics, predict, and clear errors for bad tables."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer, config_from_preset
+from dna_zoo.cli import main as cli
+from dna_zoo.data import DataError, interval_windows, labelled_windows, read_intervals
+from dna_zoo.training import FinetuneConfig, finetune
+from dna_zoo.training.finetune import _class_weights
+from dna_zoo.training.metrics import classification_metrics, multilabel_metrics, regression_metrics
+
+DATA = Path(__file__).parent / "data"
+LAMBDA, GENES = str(DATA / "lambda_phage.fa.gz"), str(DATA / "lambda_phage.prodigal.gff.gz")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny")
+    NucleotideTransformerForMaskedLM(config_from_preset("nucleotide_transformer", "tiny")).save_pretrained(path)
+    NucleotideTransformerTokenizer().save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def coding():
+    windows = interval_windows(LAMBDA, read_intervals(GENES, feature="CDS"), 150, stride=30).shuffle(seed=0)
+    return windows.train_test_split(test_size=0.2, seed=0)
+
+
+def run(tmp_path, tiny, name, **settings):
+    defaults = dict(model=tiny, output_dir=str(tmp_path / name), epochs=1, batch_size=16, learning_rate=1e-3)
+    return finetune(FinetuneConfig(**{**defaults, **settings}))
+
+
+def test_loss_falls_on_coding_windows_of_a_real_genome(tmp_path, tiny, coding):
+    result = run(
+        tmp_path, tiny, "coding", train=coding["train"], validation=coding["test"], epochs=3, class_weights="balanced"
+    )
+    losses = [entry["loss"] for entry in result["trainer"].state.log_history if "loss" in entry]
+    assert len(losses) >= 6 and np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.05
+    metrics = result["metrics"]["validation"]
+    assert {"validation_mcc", "validation_f1", "validation_accuracy", "validation_auroc", "validation_auprc"} <= set(
+        metrics
+    )
+    card = (tmp_path / "coding" / "final" / "README.md").read_text()
+    assert "validation" in card and "mcc" in card  # the metrics go into the model card
+    log = json.loads((tmp_path / "coding" / "metrics.json").read_text())
+    assert log["metrics"]["validation"] == metrics
+
+
+def test_regression_with_one_label_from_csv_end_to_end(tmp_path, tiny):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "gc.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sequence", "gc"])
+        for _ in range(64):
+            sequence = "".join(rng.choice(list("ACGT"), 60, p=rng.dirichlet([1, 1, 1, 1])))
+            writer.writerow([sequence, (sequence.count("G") + sequence.count("C")) / 60])
+    result = run(tmp_path, tiny, "gc", train=str(path), validation=str(path), task="regression", label_columns=["gc"])
+    model_config = json.loads((tmp_path / "gc" / "final" / "config.json").read_text())
+    assert len(model_config["id2label"]) == 1 and model_config["problem_type"] == "regression"
+    assert {"validation_pearson", "validation_spearman", "validation_mse"} <= set(result["metrics"]["validation"])
+
+
+def test_multilabel_jsonl_with_ia3_saves_adapter_and_merged_model(tmp_path, tiny):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "sites.jsonl"
+    with open(path, "w") as handle:
+        for _ in range(48):
+            sequence = "".join(rng.choice(list("ACGT"), 90))
+            labels = {
+                "ecori": int("GAATTC" in sequence),
+                "gc_rich": int(sequence.count("G") + sequence.count("C") > 45),
+            }
+            handle.write(json.dumps({"sequence": sequence, **labels}) + "\n")
+    result = run(
+        tmp_path,
+        tiny,
+        "sites",
+        train=str(path),
+        test=str(path),
+        task="multilabel",
+        label_columns=["ecori", "gc_rich"],
+        peft="ia3",
+        learning_rate=3e-3,
+    )
+    assert {"test_f1_macro", "test_mcc", "test_subset_accuracy"} <= set(result["metrics"]["test"])
+    assert (tmp_path / "sites" / "final" / "adapter_config.json").exists()  # adapter + head
+    merged = json.loads((tmp_path / "sites" / "merged" / "config.json").read_text())
+    assert merged["problem_type"] == "multi_label_classification" and merged["id2label"] == {
+        "0": "ecori",
+        "1": "gc_rich",
+    }
+
+
+def test_token_labels_from_gff_then_per_base_predictions(tmp_path, tiny):
+    windows = labelled_windows(LAMBDA, read_intervals(GENES, feature="CDS"), 301, stride=2000)
+    assert all(len(s) == len(labels) == 301 for s, labels in zip(windows["sequence"], windows["labels"]))
+    run(tmp_path, tiny, "tokens", train=windows, task="token", label_columns=["labels"])
+    sequences = ["ACGTAGCTAGCTAGGATCNNNNNNNNNNNNACG", "ACGTA"]
+    path = tmp_path / "query.fa"
+    path.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences)))
+    cli(
+        [
+            "predict",
+            "--model",
+            str(tmp_path / "tokens" / "final"),
+            "--input",
+            str(path),
+            "--out",
+            str(tmp_path / "p.tsv"),
+        ]
+    )
+    rows = [line.split("\t") for line in (tmp_path / "p.tsv").read_text().splitlines()]
+    assert rows[0] == ["id", "position", "prediction", "0", "1"]
+    assert sum(row[0] == "s0" for row in rows) == len(sequences[0]) and sum(row[0] == "s1" for row in rows) == 5
+
+
+def test_cli_finetune_and_predict_on_a_tsv(tmp_path, tiny, coding, capsys):
+    path = tmp_path / "train.tsv"
+    coding["train"].select(range(96)).to_csv(str(path), sep="\t", index=False)
+    cli(
+        [
+            "finetune",
+            "--model",
+            tiny,
+            "--train",
+            str(path),
+            "--validation",
+            str(path),
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--class-weights",
+            "balanced",
+        ]
+    )
+    assert "validation: mcc" in capsys.readouterr().out
+    cli(["predict", "--model", str(tmp_path / "run" / "final"), "--input", str(path), "--out", str(tmp_path / "p.tsv")])
+    lines = (tmp_path / "p.tsv").read_text().splitlines()
+    assert lines[0] == "id\tprediction\t0\t1" and len(lines) == 97
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        cli(
+            [
+                "predict",
+                "--model",
+                str(tmp_path / "run" / "final"),
+                "--input",
+                str(path),
+                "--out",
+                str(tmp_path / "p.tsv"),
+            ]
+        )
+
+
+def test_class_weights_balanced_are_inverse_frequencies():
+    labels = Dataset.from_dict({"labels": [0, 0, 0, 1]})
+    weights = _class_weights(FinetuneConfig(model="m", train=None, output_dir="o", class_weights="balanced"), labels, 2)
+    assert weights.tolist() == pytest.approx([4 / 6, 2.0])
+
+
+@pytest.mark.parametrize(
+    "rows, task, message",
+    [
+        ("sequence,label\nACGT,1\nACGT,\n", "classification", r"bad.csv line 3: missing value in label column 'label'"),
+        ("sequence,label\nACGT,0.5\nACGT,high\n", "regression", r"bad.csv line 3: regression label 'high'"),
+        ("sequence,label\nACGT,1\n,0\n", "classification", r"bad.csv line 3: empty or missing sequence"),
+        ("sequence,target\nACGT,1\n", "classification", r"bad.csv: no column 'label'; columns are sequence, target"),
+        ("sequence,label\nACGT,1\nACXT,0\n", "classification", r"bad.csv line 3: invalid character 'X' at position 2"),
+    ],
+)
+def test_bad_tables_name_the_file_line_and_value(tmp_path, tiny, rows, task, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(rows)
+    with pytest.raises(DataError, match=message):
+        run(tmp_path, tiny, "bad", train=str(path), task=task)
+
+
+def test_metrics_match_their_definitions():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+    metrics = classification_metrics(logits, np.array([0, 1, 1, 1]))
+    assert (
+        metrics["accuracy"] == 0.75 and metrics["auroc"] == pytest.approx(2 / 3) and metrics["f1"] == pytest.approx(0.8)
+    )
+    assert classification_metrics(np.zeros((3, 2)), np.array([-100, 1, 0]))["accuracy"] == 0.5  # -100 skipped
+    multi = multilabel_metrics(np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1, 0], [0, 1]]))
+    assert multi["subset_accuracy"] == 1.0 and multi["mcc"] == 1.0
+    regression = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]))
+    assert (
+        regression["pearson"] == pytest.approx(np.corrcoef([1, 2, 3], [2, 4, 7])[0, 1])
+        and regression["spearman"] == 1.0
+    )
