@@ -30,7 +30,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def coding():
-    windows = interval_windows(LAMBDA, read_intervals(GENES, feature="CDS"), 150, stride=30).shuffle(seed=0)
+    windows = interval_windows(LAMBDA, read_intervals(GENES, feature="CDS"), 150, stride=60).shuffle(seed=0)
     return windows.train_test_split(test_size=0.2, seed=0)
 
 

@@ -163,3 +163,45 @@ def test_per_base_labels_map_to_tokens_and_back(name):
     real = [(label, span) for label, span in zip(token_labels, encoded["offset_mapping"]) if span[1] > span[0]]
     back = tokens_to_bases(np.array([label for label, _ in real]), [span for _, span in real], len(sequence))
     assert (back == labels).mean() > 0.8  # tokens straddling the boundary take their majority label
+
+
+def test_embed_command_streams_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    from dna_zoo.cli import main
+
+    model, tokenizer = family("trinity_dna")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    sequences = {f"r{i}": "ACGTTGCA" * (i + 1) for i in range(7)}
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in sequences.items()))
+    out = tmp_path / "vectors.parquet"
+    main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", str(out), "--chunk-size", "3"])
+    parquet = pq.ParquetFile(out)
+    assert parquet.metadata.num_row_groups == 3  # written chunk by chunk (3 + 3 + 1 records)
+    table = parquet.read().to_pydict()
+    assert table["name"] == list(sequences) and table["length"] == [len(s) for s in sequences.values()]
+    expected = embed(model, tokenizer, list(sequences.values()), progress=False)
+    np.testing.assert_allclose(np.array(table["embedding"]), expected, atol=1e-6)
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(empty), "--out", str(tmp_path / "e.parquet")])
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 0
+
+
+def test_gena_recurrent_memory_embeds_a_sequence_longer_than_the_context():
+    """An RMT model reads the whole sequence segment by segment: per-base output covers every base; its vectors are
+    the last hidden states the recurrent run gives at each token."""
+    config = dna_zoo.GenaLMConfig.from_preset("tiny", hidden_dropout=0.0, attention_dropout=0.0, rmt_segment_size=64)
+    torch.manual_seed(0)
+    model, tokenizer = dna_zoo.GenaLMRMTForTokenClassification(config).eval(), dna_zoo.GenaLMTokenizer()
+    sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), 3000))
+    tokens = len(tokenizer(sequence)["input_ids"])
+    assert tokens > config.max_tokens // 4 and tokens > 3 * config.rmt_segment_size  # several segments
+    per_base = embed(model, tokenizer, [sequence], pooling="none", per_base=True, progress=False)[0]
+    assert per_base.shape == (3000, config.hidden_size) and np.isfinite(per_base).all()
+    pooled = embed(model, tokenizer, [sequence], progress=False)
+    assert pooled.shape == (1, config.hidden_size)
+    with pytest.raises(ValueError, match="last layer only"):
+        embed(model, tokenizer, [sequence], layer=0, progress=False)

@@ -1,6 +1,7 @@
 """The `dna-zoo` command."""
 
 import argparse
+import itertools
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from .auto import FAMILIES
-from .checkpoints import PRESETS, config_from_preset
+from .checkpoints import PRESETS, config_from_preset, resolve_model
 from .convert import convert
 from .data import fasta_chunks, read_fasta
 from .inference import embed, score_variants, write_scores
@@ -57,13 +58,9 @@ def convert_command(args) -> None:
 def embed_command(args) -> None:
     if os.path.exists(args.out) and not args.overwrite:
         raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
-    model = AutoModel.from_pretrained(args.model)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    names, sequences = zip(*read_fasta(args.fasta)) if os.path.getsize(args.fasta) else ((), ())
-    vectors = embed(
-        model,
-        tokenizer,
-        list(sequences),
+    path = resolve_model(args.model)
+    model, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    options = dict(
         layer=args.layer,
         pooling=args.pooling,
         strand=args.strand,
@@ -71,10 +68,36 @@ def embed_command(args) -> None:
         window=args.window,
         overlap=args.overlap,
     )
-    temporary = args.out + ".partial.npz"
-    np.savez(temporary, names=np.array(names), embeddings=vectors)
-    os.replace(temporary, args.out)  # a killed run never leaves a half-written output
-    print(f"{len(names)} sequences -> {args.out} (embeddings {vectors.shape})")
+    records = read_fasta(args.fasta) if os.path.getsize(args.fasta) else iter(())
+    temporary = args.out + ".partial"  # a killed run never leaves a half-written output
+    count = 0
+    if args.out.endswith(".parquet"):  # streamed: one chunk of records in memory at a time
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        for chunk in iter(lambda: list(itertools.islice(records, args.chunk_size)), []):
+            names, sequences = zip(*chunk)
+            vectors = embed(model, tokenizer, list(sequences), **options).astype(np.float32)  # (N, H)
+            embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+            table = pa.table({"name": names, "length": [len(s) for s in sequences], "embedding": embedding})
+            writer = writer or pq.ParquetWriter(temporary, table.schema)
+            writer.write_table(table)
+            count += len(names)
+        if writer is None:
+            empty = {"name": pa.array([], pa.string()), "length": pa.array([], pa.int64())}
+            pq.write_table(pa.table({**empty, "embedding": pa.array([], pa.list_(pa.float32()))}), temporary)
+        else:
+            writer.close()
+        shape = f"{count} x {model.config.hidden_size}"
+    else:
+        names, sequences = zip(*records) if os.path.getsize(args.fasta) else ((), ())
+        vectors = embed(model, tokenizer, list(sequences), **options)
+        with open(temporary, "wb") as handle:
+            np.savez(handle, names=np.array(names), embeddings=vectors)
+        count, shape = len(names), " x ".join(map(str, vectors.shape))
+    os.replace(temporary, args.out)
+    print(f"{count} sequences -> {args.out} (embeddings {shape})")
 
 
 def score_variants_command(args) -> None:
@@ -153,7 +176,6 @@ def read_sequences(path: str, sequence_column: str, id_column: str | None) -> tu
 def predict_command(args) -> None:
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    from .checkpoints import resolve_model
     from .inference import predict
 
     if os.path.exists(args.out) and not args.overwrite:
@@ -198,10 +220,15 @@ def main(argv=None) -> None:
     train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
     train.set_defaults(run=train_tokenizer_command)
-    embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as NPZ (names, embeddings)")
-    embedding.add_argument("--model", required=True, help="a dna_zoo folder, or a published one (converted on load)")
+    embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as Parquet or NPZ")
+    embedding.add_argument(
+        "--model", default="demo", help="a dna_zoo folder, a published one (converted on load), or 'demo'"
+    )
     embedding.add_argument("--fasta", required=True, help="FASTA file (plain, gzip or bgzip)")
-    embedding.add_argument("--out", required=True, help="output .npz")
+    embedding.add_argument(
+        "--out", required=True, help="output .parquet (streamed: name, length, embedding) or .npz (names, embeddings)"
+    )
+    embedding.add_argument("--chunk-size", type=int, default=1024, help="records per Parquet write")
     embedding.add_argument("--layer", type=int, default=-1)
     embedding.add_argument("--pooling", choices=["mean", "max", "cls"], default="mean")
     embedding.add_argument("--strand", choices=["forward", "both"], default="forward")

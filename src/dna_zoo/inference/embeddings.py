@@ -16,6 +16,22 @@ def reverse_complement(sequence: str) -> str:
     return sequence.translate(COMPLEMENT)[::-1]
 
 
+def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
+    """(B, L, H) hidden states of `layer`; a GENA-LM recurrent-memory (RMT) model runs the whole input segment by
+    segment, carrying its memory, and returns the last layer at every input position (special tokens: zeros)."""
+    if not hasattr(model, "run_segments"):
+        return model(**inputs, output_hidden_states=True).hidden_states[layer]
+    if layer != -1:
+        raise ValueError("a recurrent-memory (RMT) model gives the last layer only: use layer=-1")
+    input_ids = inputs["input_ids"]
+    hidden = torch.zeros(*input_ids.shape, model.config.hidden_size, device=input_ids.device)
+    for _, active, segment, slots, positions in model.run_segments(input_ids, inputs.get("attention_mask")):
+        for row in range(input_ids.shape[0]):
+            if active[row]:
+                hidden[row, positions[row]] = segment[row][slots[row]].to(hidden.dtype)
+    return hidden
+
+
 @torch.no_grad()
 def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device):
     unpooled = pooling == "none"
@@ -33,7 +49,7 @@ def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device):
         for key, value in batch.items()
         if key in ("input_ids", "attention_mask", "token_type_ids")
     }
-    hidden = model(**inputs, output_hidden_states=True).hidden_states[layer].float().cpu()  # (B, L, H)
+    hidden = _hidden_states(model, inputs, layer).float().cpu()  # (B, L, H)
     if pooling == "cls":
         if batch["input_ids"][0, 0] != tokenizer.cls_token_id:
             raise ValueError(f"pooling='cls' needs a tokenizer that prepends {tokenizer.cls_token}; use 'mean'")
@@ -108,6 +124,9 @@ def embed(
     window, overlap: sequences longer than `window` bases are cut into windows overlapping by `overlap` bases,
         run one by one and stitched: per base, each base keeps its value from the window where it is farthest from
         a cut; pooled ("mean" only), windows are weighted by the bases they give. Works with every family.
+        GENA-LM can instead read a long sequence whole through its recurrent memory: pass an RMT model
+        (`GenaLMRMTForSequenceClassification` / `GenaLMRMTForTokenClassification`, e.g. a fine-tuned RMT
+        checkpoint) and no window; it runs segment by segment and gives the last layer at every token.
     Sequences are run sorted by length (less padding); results come back in input order: an (N, H) array when
     pooled, else a list of (tokens or bases, H) arrays.
     """
