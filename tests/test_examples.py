@@ -64,3 +64,30 @@ def test_coding_windows_on_a_slice_of_the_lambda_phage(tmp_path):
     assert (tmp_path / "out" / "results.png").stat().st_size > 1000 and "| 6-mer" in (
         tmp_path / "out" / "results.md"
     ).read_text()
+
+
+def test_variant_effects_on_lambda_genes(tmp_path):
+    example = load_example("variant_effects")
+    model = tmp_path / "tiny"
+    NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny")).save_pretrained(model)
+    NucleotideTransformerTokenizer().save_pretrained(model)
+    genome = str(Path(__file__).parent / "data" / "lambda_phage")
+    args = ["--model", str(model), "--genome", genome, "--out", str(tmp_path / "out"), "--genes", "10"]
+    results = example.main([*args, "--per-class", "15", "--window", "120", "--bootstrap", "50"])
+    assert results["variants"] == {"stop_gained": 15, "synonymous": 15}
+    low, high = results["auroc_95ci"]
+    assert 0 <= low <= high <= 1 and 0 <= results["auroc_minus_llr"] <= 1
+    assert (tmp_path / "out" / "roc.png").exists() and "AUROC" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_stop_gained_and_synonymous_variants_are_what_they_claim():
+    example = load_example("variant_effects")
+    # a plus-strand gene ATG AAA TGG TAA and, after it, the same gene on the minus strand
+    gene = "ATGAAATGGTAA"
+    sequence = gene + "CC" + example.reverse_complement(gene)
+    found = example.candidate_variants(sequence, [(0, 12, "+"), (14, 26, "-")], "chr")
+    assert ("chr", 4, "A", "T") in found["stop_gained"]  # AAA -> TAA at gene base 3
+    assert ("chr", 6, "A", "G") in found["synonymous"]  # AAA -> AAG (Lys)
+    assert ("chr", 26 - 3, "T", "A") in found["stop_gained"]  # minus strand: gene base 3 is forward 22 (1-based 23)
+    for record, position, ref, alt in found["stop_gained"] + found["synonymous"]:
+        assert sequence[position - 1] == ref != alt
