@@ -34,3 +34,20 @@ def test_tokenizer_properties(name, batch):
         assert tokenizer.decode(row, skip_special_tokens=True) == expected  # decode(encode(s)) == s
         spans = tokenizer(seq, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
         assert [i for start, end in spans for i in range(start, end)] == list(range(len(seq)))  # each base once
+
+
+@pytest.mark.parametrize("name", TOKENIZERS)
+def test_rna_and_whitespace_policy(name):
+    """U is an error naming its position (or T with rna="t", kept after save/load); whitespace inside a sequence is
+    an error saying what to do, never silently dropped (that would shift every later position)."""
+    tokenizer = TOKENIZERS[name]
+    with pytest.raises(ValueError, match=r"sequence 1: invalid character 'u' at position 2 \(RNA: pass rna='t'"):
+        tokenizer(["ACGT", "ACuG"])
+    with pytest.raises(ValueError, match=r"invalid character '\\n' at position 4 \(whitespace or a line break"):
+        tokenizer("ACGT\nACGT")
+    as_dna = type(tokenizer)(**{**tokenizer.init_kwargs, "rna": "t"})
+    assert as_dna("ACGUUGCAuu")["input_ids"] == tokenizer("ACGTTGCATT")["input_ids"]
+    assert (
+        as_dna("ACGUUGCAuu", return_offsets_mapping=True)["offset_mapping"]
+        == tokenizer("ACGTTGCATT", return_offsets_mapping=True)["offset_mapping"]
+    )

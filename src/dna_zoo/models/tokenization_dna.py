@@ -3,6 +3,8 @@
 The policy (shared by every dna_zoo tokenizer through `DNATokenizer`):
 - lowercase (soft-masked) bases are upper-cased, never turned into an unknown token;
 - IUPAC ambiguity codes (R Y S W K M B D H V) raise an error, or become N with `iupac="n"`;
+- U (RNA) raises an error, or becomes T with `rna="t"`; whitespace and line breaks inside a sequence raise an
+  error (removing them would shift every position after them);
 - any other character raises `InvalidSequenceError` naming the sequence index, the position and the character;
 - special tokens written in the text (e.g. "<mask>") are kept as they are.
 
@@ -43,13 +45,17 @@ class DNATokenizer(TokenizersBackend):
 
     alphabet = "ACGTN"
 
-    def _setup_input_policy(self, iupac: str) -> None:
+    def _setup_input_policy(self, iupac: str, rna: str = "error") -> None:
         if iupac not in ("error", "n"):
             raise ValueError(f"iupac must be 'error' or 'n', got {iupac!r}")
-        self.iupac = iupac
+        if rna not in ("error", "t"):
+            raise ValueError(f"rna must be 'error' or 't', got {rna!r}")
+        self.iupac, self.rna = iupac, rna
         table = {ord(c.lower()): c for c in self.alphabet}
         if iupac == "n":
             table.update({ord(c): "N" for c in IUPAC_AMBIGUITY_CODES + IUPAC_AMBIGUITY_CODES.lower()})
+        if rna == "t":  # RNA read as DNA: the same length, so offsets still index the input
+            table.update({ord("U"): "T", ord("u"): "T"})
         self._translation = table
         self._invalid = re.compile(f"[^{re.escape(self.alphabet)}]")
 
@@ -79,6 +85,10 @@ class DNATokenizer(TokenizersBackend):
                 hint = " (this tokenizer's vocabulary has no N)"
             elif char.upper() in IUPAC_AMBIGUITY_CODES:
                 hint = " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
+            elif char.upper() == "U":
+                hint = " (RNA: pass rna='t' to read U as T)"
+            elif char.isspace():
+                hint = " (whitespace or a line break inside a sequence: join FASTA lines, e.g. with read_fasta)"
             position = offset + bad.start()
             raise InvalidSequenceError(
                 index,
@@ -226,6 +236,7 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         layout: "v2" (default, 4107 tokens) or "v1" (ids of the 500m / 2.5b checkpoints).
         k: k-mer length (6 in every published model).
         iupac: "error" (default) or "n" to read IUPAC ambiguity codes as N.
+        rna: "error" (default) or "t" to read U as T (also a keyword of every dna_zoo tokenizer).
     """
 
     vocab_files_names = {"vocab_file": "vocab.txt", "tokenizer_file": "tokenizer.json"}
@@ -255,7 +266,7 @@ class NucleotideTransformerTokenizer(DNATokenizer):
             vocab = {token: i for i, token in enumerate(kmer_vocabulary(layout, k))}
         self.layout = layout
         self.k = k
-        self._setup_input_policy(iupac)
+        self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
         self._standard_vocab = vocab == {token: i for i, token in enumerate(kmer_vocabulary(layout, k))}
         self._first_ids = (vocab.get("A" * k), vocab.get("A"))  # first k-mer and first single-base ids
 
@@ -427,7 +438,7 @@ class DNABPETokenizer(DNATokenizer):
         if vocab is None:
             vocab, merges = self._read_default_vocabulary()
         self.alphabet = "".join(base for base in "ACGTN" + IUPAC_AMBIGUITY_CODES if base in vocab)
-        self._setup_input_policy(iupac)
+        self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
         unk, cls, sep = str(unk_token), str(cls_token), str(sep_token)
         self._tokenizer = Tokenizer(BPE(vocab, merges or [], unk_token=unk))
         self.configure_pipeline(self._tokenizer)
@@ -551,7 +562,7 @@ class TrinityDNATokenizer(DNATokenizer):
     ):
         vocab = vocab or {token: i for i, token in enumerate(VOCABULARY)}
         self.alphabet = "".join(base for base in "ACGTN" if base in vocab)
-        self._setup_input_policy(iupac)
+        self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
         self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=str(unk_token)))
         self._tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
         self._tokenizer.decoder = decoders.Fuse()
