@@ -1,5 +1,10 @@
-"""FASTA input through pysam: plain, gzip or bgzip files, record by record (never the whole file in memory)."""
+"""FASTA input through pysam: plain, gzip or bgzip files, record by record (never the whole file in memory).
 
+pysam skips text before the first header and accepts empty records and spaces inside sequences; read_fasta
+refuses them with the file and line number (found by a scan of the file that runs only when something is wrong).
+"""
+
+import gzip
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -7,16 +12,59 @@ from collections.abc import Iterable, Iterator
 import pysam
 
 NOT_ACGTN = re.compile("[^ACGTN]")
+WHITESPACE = re.compile(r"\s")
+
+
+class FastaError(ValueError):
+    """A malformed FASTA file: the message names the file, the line and what is wrong."""
+
+
+def numbered_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) of a text file, plain or gzip/bgzip compressed."""
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    with (gzip.open if compressed else open)(path, "rt", errors="replace") as handle:
+        yield from enumerate((line.rstrip("\r\n") for line in handle), start=1)
+
+
+def _header_line(path: str, name: str) -> int:
+    return next(
+        number for number, line in numbered_lines(path) if line.startswith(">") and line[1:].split()[:1] == [name]
+    )
+
+
+def _line_of(path: str, name: str, position: int) -> tuple[int, int]:
+    """(line, column), both 1-based, of base `position` (0-based) of record `name`."""
+    start = _header_line(path, name)
+    seen = 0
+    for number, line in numbered_lines(path):
+        if number > start:
+            if seen + len(line) > position:
+                return number, position - seen + 1
+            seen += len(line)
+    return start, 0
 
 
 def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """(name, sequence) of each record, sequence as written in the file (case kept)."""
+    path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"FASTA file not found: {path}")
-    with pysam.FastxFile(str(path)) as records:
+    first = next((line for _, line in numbered_lines(path) if line.strip()), None)
+    if first is not None and not first.startswith((">", "@")):
+        number = next(n for n, line in numbered_lines(path) if line.strip())
+        raise FastaError(f"{path} line {number}: expected a '>' header before any sequence, found {first[:40]!r}")
+    with pysam.FastxFile(path) as records:
         for record in records:
-            if record.sequence is None:
-                raise ValueError(f"{path}: record {record.name!r} has no sequence")
+            if not record.sequence:
+                line = _header_line(path, record.name)
+                raise FastaError(f"{path} line {line}: record {record.name!r} has no sequence")
+            space = WHITESPACE.search(record.sequence)
+            if space:
+                line, column = _line_of(path, record.name, space.start())
+                raise FastaError(
+                    f"{path} line {line} column {column}: whitespace inside the sequence of record {record.name!r}"
+                )
             yield record.name, record.sequence
 
 

@@ -4,23 +4,13 @@ BED is 0-based half-open, GFF 1-based inclusive; both are read into 0-based half
 A malformed line is reported with its file and line number.
 """
 
-import gzip
 import os
 from collections import defaultdict
-from collections.abc import Iterator
 
 import numpy as np
 from datasets import Dataset
 
-from .fasta import read_fasta
-
-
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip() and not line.startswith(("#", "track", "browser")):
-                yield number, line.rstrip("\n")
+from .fasta import numbered_lines, read_fasta
 
 
 def read_intervals(path: str | os.PathLike, feature: str | None = None) -> dict[str, list[tuple[int, int, str]]]:
@@ -34,7 +24,9 @@ def read_intervals(path: str | os.PathLike, feature: str | None = None) -> dict[
     if not is_gff and not name.endswith(".bed"):
         raise ValueError(f"{path}: interval files must be .bed or .gff/.gff3/.gtf (optionally .gz)")
     intervals = defaultdict(list)
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
         fields = line.split("\t")
         try:
             if is_gff:

@@ -1,10 +1,13 @@
 """One vector per sequence (or per base) from any dna_zoo model, independent of what it is batched with."""
 
+import warnings
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..models.layers import pool_hidden_states
+from ..models.tokenization_dna import TOKENIZERS, DNATokenizer
 from .resolution import tokens_to_bases
 
 COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
@@ -14,6 +17,23 @@ POOLINGS = ("mean", "max", "cls", "none")
 def reverse_complement(sequence: str) -> str:
     """Reverse complement over A C G T N and the IUPAC codes, case kept."""
     return sequence.translate(COMPLEMENT)[::-1]
+
+
+def check_vocabulary(model, tokenizer) -> None:
+    """A tokenizer whose ids the model cannot embed is a mistake (a tokenizer of another model): say so up front,
+    not as an index error deep inside torch."""
+    expected = TOKENIZERS.get(model.config.model_type)
+    if isinstance(tokenizer, DNATokenizer) and expected is not None and not isinstance(tokenizer, expected):
+        raise ValueError(
+            f"a {type(tokenizer).__name__} does not belong to a {model.config.model_type} model "
+            f"({type(model).__name__}), which reads {expected.__name__} ids; load both from the same folder"
+        )
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ValueError(
+            f"the tokenizer ({type(tokenizer).__name__}) has {len(tokenizer)} tokens but the model "
+            f"({type(model).__name__}) embeds {rows}: they do not belong together; load both from the same folder"
+        )
 
 
 def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
@@ -33,15 +53,31 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device):
+def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device, truncate=False, indices=None):
     unpooled = pooling == "none"
+    context = None if hasattr(model, "run_segments") else model.config.max_tokens  # RMT: any length
     batch = tokenizer(
         sequences,
         padding=True,
+        truncation=truncate,
+        max_length=context if truncate else None,
         return_tensors="pt",
         return_special_tokens_mask=True,
         return_offsets_mapping=unpooled and per_base,
     )
+    if context is not None and batch["input_ids"].shape[1] > context:
+        row = int(batch["attention_mask"].sum(1).argmax())
+        tokens = int(batch["attention_mask"][row].sum())
+        raise ValueError(
+            f"sequence {indices[row] if indices else row} ({len(sequences[row])} bases) is {tokens} tokens, longer "
+            f"than the model's context ({context}): pass window= (and overlap=) to run it in windows, or "
+            "too_long='truncate'"
+        )
+    if truncate and context is not None:
+        lengths = [len(ids) for ids in tokenizer(sequences)["input_ids"]]
+        if max(lengths) > context:
+            cut = sum(length > context for length in lengths)
+            warnings.warn(f"{cut} sequences longer than {context} tokens were truncated", stacklevel=3)
     keep = batch["attention_mask"].bool() & ~batch.pop("special_tokens_mask").bool()  # (B, L) real, non-special
     offsets = batch.pop("offset_mapping", None)
     inputs = {
@@ -113,6 +149,7 @@ def embed(
     progress: bool = True,
     window: int | None = None,
     overlap: int = 0,
+    too_long: str = "error",
 ):
     """Embeddings of DNA sequences from any dna_zoo model (a base model or any head).
 
@@ -127,13 +164,22 @@ def embed(
         GENA-LM can instead read a long sequence whole through its recurrent memory: pass an RMT model
         (`GenaLMRMTForSequenceClassification` / `GenaLMRMTForTokenClassification`, e.g. a fine-tuned RMT
         checkpoint) and no window; it runs segment by segment and gives the last layer at every token.
-    Sequences are run sorted by length (less padding); results come back in input order: an (N, H) array when
-    pooled, else a list of (tokens or bases, H) arrays.
+    too_long: a sequence longer than the model's context (in tokens) is an error (default) naming its length, or
+        with "truncate" is cut to the context (pooled outputs only; a warning gives the count). `window` avoids both.
+    An empty sequence is an error naming its index. Sequences are run sorted by length (less padding); results
+    come back in input order: an (N, H) array when pooled, else a list of (tokens or bases, H) arrays.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if strand not in ("forward", "both"):
         raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
+    if too_long not in ("error", "truncate"):
+        raise ValueError(f"too_long must be 'error' or 'truncate', got {too_long!r}")
+    if too_long == "truncate" and pooling == "none":
+        raise ValueError("too_long='truncate' gives pooled outputs only; for per-token outputs use window=")
+    empty = next((i for i, s in enumerate(sequences) if not s), None)
+    if empty is not None:
+        raise ValueError(f"sequence {empty} is empty")
     if strand == "both" and pooling == "none" and not per_base:
         raise ValueError("strand='both' without pooling needs per_base=True (tokens of the two strands differ)")
     if window is not None and any(len(s) > window for s in sequences):
@@ -148,6 +194,7 @@ def embed(
             cursor += len(row)
             results.append(stitched.mean(0) if pooling == "mean" else stitched)
         return np.stack(results) if pooling == "mean" else results
+    check_vocabulary(model, tokenizer)
     model = model.eval().to(device=device, dtype=dtype)
     device = next(model.parameters()).device
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
@@ -155,11 +202,11 @@ def embed(
     for start in tqdm(range(0, len(order), batch_size), desc="embedding", disable=not progress, unit="batch"):
         index = order[start : start + batch_size]
         batch = [sequences[i] for i in index]
-        vectors = _embed_batch(model, tokenizer, batch, layer, pooling, per_base, device)
+        options = dict(truncate=too_long == "truncate", indices=index)
+        vectors = _embed_batch(model, tokenizer, batch, layer, pooling, per_base, device, **options)
         if strand == "both":
-            reverse = _embed_batch(
-                model, tokenizer, [reverse_complement(s) for s in batch], layer, pooling, per_base, device
-            )
+            reverse_strand = [reverse_complement(s) for s in batch]
+            reverse = _embed_batch(model, tokenizer, reverse_strand, layer, pooling, per_base, device, **options)
             vectors = [(f + (r[::-1] if pooling == "none" else r)) / 2 for f, r in zip(vectors, reverse)]
         for i, vector in zip(index, vectors):
             results[i] = vector

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .embeddings import check_vocabulary
 from .resolution import tokens_to_bases
 
 
@@ -13,6 +14,7 @@ def predict(model, tokenizer, sequences: list[str], batch_size: int = 16, device
     """(N, labels) probabilities (softmax for single-label, sigmoid for multi-label) or values (regression); for
     token classifiers, a list of (bases, labels) per-base probability arrays. Sequences longer than the model's
     context are truncated (a warning says how many)."""
+    check_vocabulary(model, tokenizer)
     model = model.eval().to(device)
     device = next(model.parameters()).device
     token_task = "TokenClassification" in type(model).__name__

@@ -11,7 +11,8 @@ import pysam
 import torch
 from tqdm.auto import tqdm
 
-from .embeddings import embed, reverse_complement
+from ..data.fasta import numbered_lines
+from .embeddings import check_vocabulary, embed, reverse_complement
 
 VCF_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT")
 
@@ -28,7 +29,20 @@ class Variant:
 def read_variants(path: str | os.PathLike) -> Iterator[Variant]:
     """Variants of a VCF/BCF (plain or bgzipped); multi-allelic records are split into one variant per ALT."""
     with pysam.VariantFile(str(path)) as records:
-        for record in records:
+        count = 0
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except (OSError, ValueError) as error:  # htslib says "unable to parse next record"
+                if str(path).endswith(".bcf"):
+                    where = f"record {count + 1}"
+                else:
+                    header_lines = sum(1 for _, line in numbered_lines(str(path)) if line.startswith("#"))
+                    where = f"line {header_lines + count + 1}"
+                raise ValueError(f"{path} {where}: malformed VCF record ({error})") from None
+            count += 1
             for alt in record.alts or ():
                 yield Variant(record.chrom, record.pos, record.id or ".", record.ref, alt)
 
@@ -96,6 +110,7 @@ def score_variants(
     """
     if strand not in ("forward", "both"):
         raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
+    check_vocabulary(model, tokenizer)
     model = model.eval()
     if not isinstance(variants, Iterable) or isinstance(variants, (str, os.PathLike)):
         variants = read_variants(variants)

@@ -28,6 +28,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..checkpoints import resolve_model
 from ..data.tables import DataError, check_table, location, read_table
+from ..inference.embeddings import check_vocabulary
 from ..inference.resolution import bases_to_tokens
 from ..models import InvalidSequenceError
 from .metrics import BEST_METRIC, metrics_for
@@ -197,6 +198,7 @@ def finetune(config: FinetuneConfig, resume: bool = False) -> dict:
             )
     head = AutoModelForTokenClassification if config.task == "token" else AutoModelForSequenceClassification
     model = head.from_pretrained(model_path, **_label_space(config, classes))
+    check_vocabulary(model, tokenizer)
     max_length = min(config.max_length or model.config.max_tokens, model.config.max_tokens)
     data = {
         name: encode(table, tokenizer, config, classes, max_length, sources[name]) for name, table in tables.items()

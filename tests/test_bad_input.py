@@ -1,0 +1,89 @@
+"""Bad input gets a clear error naming where it is (file, line, record, sequence index, position), or a documented
+normalisation; each case here is a row of the README's bad-input table."""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+import dna_zoo
+from dna_zoo import embed
+from dna_zoo.data import read_fasta, read_intervals
+from dna_zoo.data.fasta import FastaError
+from dna_zoo.inference import read_variants
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    config = dna_zoo.config_from_preset("nucleotide_transformer", "tiny")
+    return dna_zoo.NucleotideTransformerModel(config).eval(), dna_zoo.NucleotideTransformerTokenizer()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("ACGT\n>r1\nACGT\n", r"line 1: expected a '>' header before any sequence, found 'ACGT'"),
+        (">r1\nACGT\n>r2\n>r3\nAC\n", r"line 3: record 'r2' has no sequence"),
+        (">r1\nACGTAC\nAC GT\n", r"line 3 column 3: whitespace inside the sequence of record 'r1'"),
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_malformed_fasta_names_the_line(tmp_path, text, message, compressed):
+    path = tmp_path / ("bad.fa.gz" if compressed else "bad.fa")
+    with (gzip.open if compressed else open)(path, "wt") as handle:
+        handle.write(text)
+    with pytest.raises(FastaError, match=message):
+        list(read_fasta(path))
+
+
+def test_malformed_vcf_names_the_line(tmp_path):
+    path = tmp_path / "bad.vcf"
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    path.write_text(header + "chr1\t3\t.\tA\tG\t.\t.\t.\nchr1\tabc\t.\tA\tG\t.\t.\t.\n")
+    with pytest.raises(ValueError, match=r"bad.vcf line 5: malformed VCF record"):
+        list(read_variants(path))
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("genes.bed", "chr1\t10\t20\nchr1\tten\t30\n", r"genes.bed line 2: malformed BED"),
+        ("genes.gff", "##gff-version 3\nchr1\tprodigal\tCDS\t5\t2\t.\t+\t0\t.\n", r"genes.gff line 2: interval start"),
+        ("genes.gff", "chr1\tprodigal\tCDS\t5\n", r"genes.gff line 1: malformed GFF"),
+        ("genes.txt", "chr1\t1\t2\n", r"must be .bed or .gff"),
+    ],
+)
+def test_malformed_intervals_name_the_line(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_intervals(tmp_path / name)
+
+
+def test_embed_refuses_empty_sequences_by_index(tiny):
+    with pytest.raises(ValueError, match="sequence 2 is empty"):
+        embed(*tiny, ["ACGT", "AC", ""], progress=False)
+
+
+def test_sequences_longer_than_the_context_error_truncate_or_window(tiny):
+    model, tokenizer = tiny
+    long = "ACGTTG" * 200  # 200 tokens + <cls>, the tiny context is 128
+    with pytest.raises(ValueError, match=r"sequence 1 \(1200 bases\) is 201 tokens, longer than the model's context"):
+        embed(model, tokenizer, ["ACGT", long], progress=False)
+    with pytest.warns(UserWarning, match="1 sequences longer than 128 tokens were truncated"):
+        truncated = embed(model, tokenizer, [long], too_long="truncate", progress=False)
+    np.testing.assert_allclose(truncated, embed(model, tokenizer, [long[: 127 * 6]], progress=False), atol=1e-5)
+    windowed = embed(model, tokenizer, [long], window=600, overlap=120, progress=False)
+    assert windowed.shape == (1, 32)
+
+
+def test_a_tokenizer_of_another_model_is_refused(tiny):
+    model, _ = tiny
+    with pytest.raises(ValueError, match="a GenaLMTokenizer does not belong to a nucleotide_transformer model"):
+        embed(model, dna_zoo.GenaLMTokenizer(), ["ACGT"], progress=False)
+    trinity = dna_zoo.TrinityDNAModel(dna_zoo.config_from_preset("trinity_dna", "tiny"))
+    shrunk = dna_zoo.TrinityDNATokenizer()
+    trinity.resize_token_embeddings(len(shrunk) - 2)
+    with pytest.raises(ValueError, match=r"has 10 tokens but the model \(TrinityDNAModel\) embeds 8"):
+        embed(trinity, shrunk, ["ACGT"], progress=False)
