@@ -193,3 +193,10 @@ def test_sigkill_during_checkpointing_then_resume(tmp_path):
     subprocess.run(command(tmp_path / "full"), check=True, capture_output=True)
     a, b = weights(tmp_path / "full"), weights(tmp_path / "killed")
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_an_output_dir_with_checkpoints_is_never_silently_reused(tmp_path):
+    pretrain(config(tmp_path, "run", steps=4))
+    with pytest.raises(FileExistsError, match="holds checkpoints of an earlier run: pass resume=True"):
+        pretrain(config(tmp_path, "run", steps=4))
+    assert pretrain(config(tmp_path, "run", steps=4), overwrite=True)["step"] == 4

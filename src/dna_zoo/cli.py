@@ -117,7 +117,7 @@ def pretrain_command(args) -> None:
     from .training import PretrainConfig, pretrain
 
     config = PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainConfig) if hasattr(args, f.name)})
-    result = pretrain(config, resume=args.resume)
+    result = pretrain(config, resume=args.resume, overwrite=args.overwrite)
     summary = f"trained {result['step']} steps; final loss {result['losses'][-1]:.4f}"
     if result["validation"]:
         summary += f"; validation loss {result['validation'][-1][1]:.4f}"
@@ -147,7 +147,7 @@ def finetune_command(args) -> None:
         too_long=args.too_long,
         seed=args.seed,
     )
-    result = finetune(config, resume=args.resume)
+    result = finetune(config, resume=args.resume, overwrite=args.overwrite)
     for split, metrics in result["metrics"].items():
         values = {key.removeprefix(f"{split}_"): value for key, value in metrics.items()}
         shown = ", ".join(f"{name} {values[name]:.4f}" for name in SHOWN if name in values)
@@ -282,6 +282,7 @@ def main(argv=None) -> None:
     training.add_argument("--seed", type=int, default=0)
     training.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    training.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     training.set_defaults(run=pretrain_command)
     tuning = commands.add_parser("finetune", help="fine-tune on a labelled table (Trainer; full, IA3 or LoRA)")
     tuning.add_argument("--model", default="demo", help="a dna_zoo folder, a published checkpoint, or 'demo'")
@@ -305,6 +306,7 @@ def main(argv=None) -> None:
     tuning.add_argument("--too-long", choices=["truncate", "error"], default="truncate")
     tuning.add_argument("--seed", type=int, default=0)
     tuning.add_argument("--resume", action="store_true", help="continue from the newest Trainer checkpoint")
+    tuning.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     tuning.set_defaults(run=finetune_command)
     predicting = commands.add_parser("predict", help="predictions of a fine-tuned model for a FASTA file or table")
     predicting.add_argument("--model", required=True, help="a fine-tuned folder (e.g. OUTPUT_DIR/final)")

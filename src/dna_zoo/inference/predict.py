@@ -1,6 +1,8 @@
 """Predictions of fine-tuned heads for new sequences: class probabilities, multi-label probabilities, regression
 values, or per-base class probabilities for token (nucleotide) classifiers."""
 
+import warnings
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -22,6 +24,12 @@ def predict(model, tokenizer, sequences: list[str], batch_size: int = 16, device
     max_length = model.config.max_tokens
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     results = [None] * len(sequences)
+    lengths = [len(ids) for ids in tokenizer(sequences)["input_ids"]]
+    if max(lengths, default=0) > max_length:
+        cut = sum(length > max_length for length in lengths)
+        warnings.warn(
+            f"{cut} sequences longer than the model's context ({max_length} tokens) were truncated", stacklevel=2
+        )
     for start in tqdm(range(0, len(order), batch_size), desc="predicting", disable=not progress, unit="batch"):
         index = order[start : start + batch_size]
         batch = [sequences[i] for i in index]

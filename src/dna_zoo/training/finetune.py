@@ -169,7 +169,7 @@ def _class_weights(config: FinetuneConfig, dataset: Dataset, num_labels: int) ->
     return torch.tensor(len(flat[flat >= 0]) / (num_labels * np.maximum(counts, 1)), dtype=torch.float)
 
 
-def finetune(config: FinetuneConfig, resume: bool = False) -> dict:
+def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = False) -> dict:
     """Fine-tune; returns {"metrics": {"validation": ..., "test": ...}, "trainer", "model_dir"}.
 
     The final model (or adapter + head with peft) and tokenizer go to `output_dir/final` (with the metrics in its
@@ -253,7 +253,13 @@ def finetune(config: FinetuneConfig, resume: bool = False) -> dict:
         class_weights=weights,
         task=config.task,
     )
-    checkpoint = get_last_checkpoint(config.output_dir) if resume and os.path.isdir(config.output_dir) else None
+    checkpoint = get_last_checkpoint(config.output_dir) if os.path.isdir(config.output_dir) else None
+    if checkpoint and not (resume or overwrite):
+        raise FileExistsError(
+            f"{config.output_dir} holds checkpoints of an earlier run: pass resume=True (--resume) to continue it "
+            "or overwrite=True (--overwrite) to start over"
+        )
+    checkpoint = checkpoint if resume else None
     trainer.train(resume_from_checkpoint=checkpoint)
     metrics = {
         name: trainer.evaluate(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data

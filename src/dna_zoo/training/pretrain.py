@@ -180,11 +180,18 @@ def evaluate(model, loader, masker: Masker, device) -> float:
     return total / max(count, 1)
 
 
-def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None = None) -> dict:
+def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None = None, overwrite: bool = False) -> dict:
     """Train a fresh model of `config.preset` on FASTA windows; returns {"step", "losses", "validation", "model"}.
 
     `stop_at` ends this run after that step, as an interruption would (a later `resume=True` run continues).
+    An `output_dir` that already holds checkpoints is refused unless `resume` (continue) or `overwrite` (start
+    over, replacing them).
     """
+    if not (resume or overwrite) and _latest_checkpoint(config.output_dir):
+        raise FileExistsError(
+            f"{config.output_dir} holds checkpoints of an earlier run: pass resume=True (--resume) to continue it "
+            "or overwrite=True (--overwrite) to start over"
+        )
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation,
         mixed_precision=config.mixed_precision,
