@@ -1,10 +1,11 @@
 """Embed DNA sequences with a Nucleotide Transformer: one vector per sequence, padding and specials excluded.
 
-    python examples/embed_sequences.py --model PATH_OR_HUB_ID [--layer -1] SEQUENCE [SEQUENCE ...]
+    python examples/embed_sequences.py [--model PATH_OR_HUB_ID] [--layer -1] SEQUENCE [SEQUENCE ...]
 
-PATH_OR_HUB_ID is a dna_zoo directory or a published checkpoint as it sits on the Hub (e.g. a local copy of
-InstaDeepAI/nucleotide-transformer-v2-50m-multi-species): both load with the same call. `--preset tiny`
-builds a randomly initialised model instead, to try the pipeline without downloading anything.
+Without --model, the bundled demo model (a small NT-v2-style model pretrained on three bacterial genomes, shipped
+with dna_zoo) is used: it runs offline. PATH_OR_HUB_ID is a dna_zoo directory or a published checkpoint as it
+sits on the Hub (e.g. a local copy of InstaDeepAI/nucleotide-transformer-v2-50m-multi-species): both load with
+the same call. `--preset tiny` builds a randomly initialised model instead.
 """
 
 import argparse
@@ -12,6 +13,7 @@ import argparse
 import torch
 
 from dna_zoo import NucleotideTransformerConfig, NucleotideTransformerModel, NucleotideTransformerTokenizer
+from dna_zoo.checkpoints import resolve_model
 
 
 def embed(model, tokenizer, sequences: list[str], layer: int = -1) -> torch.Tensor:
@@ -26,16 +28,19 @@ def embed(model, tokenizer, sequences: list[str], layer: int = -1) -> torch.Tens
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="dna_zoo or published Nucleotide Transformer directory / Hub id")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--model", default="demo", help="dna_zoo or published NT directory / Hub id (default: the bundled demo model)"
+    )
     source.add_argument("--preset", help="build a randomly initialised model from a preset, e.g. tiny")
     parser.add_argument("--layer", type=int, default=-1, help="hidden-state index; -1 is the last (after final norm)")
     parser.add_argument("sequences", nargs="+", help="DNA sequences (A C G T N, any case)")
     args = parser.parse_args(argv)
 
-    if args.model:
-        model = NucleotideTransformerModel.from_pretrained(args.model)
-        tokenizer = NucleotideTransformerTokenizer.from_pretrained(args.model)
+    if not args.preset:
+        path = resolve_model(args.model)
+        model = NucleotideTransformerModel.from_pretrained(path)
+        tokenizer = NucleotideTransformerTokenizer.from_pretrained(path)
     else:
         config = NucleotideTransformerConfig.from_preset(args.preset)
         model = NucleotideTransformerModel(config)

@@ -123,9 +123,9 @@ class DNAAttention(nn.Module):
 
     def attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Full attention through transformers' interface (eager, sdpa, ...): (B, H, L, D) -> (B, L, H, D)."""
-        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
+        attention_interface: Callable = eager_attention_forward
+        if self.config._attn_implementation != "eager":  # (the idiom every transformers 5.x release supports)
+            attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
         return attention_interface(
             self,
             query,

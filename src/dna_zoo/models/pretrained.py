@@ -10,6 +10,7 @@ This file travels to the Hub as remote code: it imports only torch and transform
 
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -288,7 +289,13 @@ class DNAPreTrainedModel(PreTrainedModel):
         def is_head(key: str) -> bool:
             return key.removeprefix(prefix).startswith(heads)
 
-        unexpected = sorted(key for key in info["unexpected_keys"] if not is_head(key))
+        # Known-unused keys declared by any submodule (older transformers 5.x read only the top class's list).
+        ignored = {p for m in model.modules() for p in (getattr(m, "_keys_to_ignore_on_load_unexpected", None) or ())}
+        unexpected = sorted(
+            key
+            for key in info["unexpected_keys"]
+            if not is_head(key) and not any(re.search(pattern, key) for pattern in ignored)
+        )
         missing = sorted(key for key in info["missing_keys"] if not is_head(key))
         if unexpected or missing:
             lines = [f"the weights in {source} do not fit {cls.__name__}:"]

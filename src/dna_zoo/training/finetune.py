@@ -261,6 +261,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         )
     checkpoint = checkpoint if resume else None
     trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
     metrics = {
         name: trainer.evaluate(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
     }
