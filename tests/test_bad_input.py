@@ -87,3 +87,22 @@ def test_a_tokenizer_of_another_model_is_refused(tiny):
     trinity.resize_token_embeddings(len(shrunk) - 2)
     with pytest.raises(ValueError, match=r"has 10 tokens but the model \(TrinityDNAModel\) embeds 8"):
         embed(trinity, shrunk, ["ACGT"], progress=False)
+
+
+def test_variant_windows_longer_than_the_context_are_refused(tmp_path):
+    model = dna_zoo.NucleotideTransformerForMaskedLM(dna_zoo.config_from_preset("nucleotide_transformer", "tiny"))
+    with pytest.raises(ValueError, match=r"a window of 1200 bases is 201 tokens, longer than the model's context"):
+        dna_zoo.score_variants(model, dna_zoo.NucleotideTransformerTokenizer(), "ref.fa", [], window=1200)
+
+
+def test_pretraining_windows_longer_than_the_context_warn(tmp_path):
+    from pathlib import Path
+
+    from dna_zoo.training import PretrainConfig, pretrain
+
+    lambda_phage = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
+    config = PretrainConfig(
+        "nucleotide_transformer", "tiny", [lambda_phage], str(tmp_path / "run"), window=1200, steps=1
+    )
+    with pytest.warns(UserWarning, match="windows of 1200 bases are up to 201 tokens: truncated to 128"):
+        pretrain(config)

@@ -188,9 +188,7 @@ def test_bad_tables_name_the_file_line_and_value(tmp_path, tiny, rows, task, mes
 def test_metrics_match_their_definitions():
     logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
     metrics = classification_metrics(logits, np.array([0, 1, 1, 1]))
-    assert (
-        metrics["accuracy"] == 0.75 and metrics["auroc"] == 1.0 and metrics["f1"] == pytest.approx(0.8)
-    )
+    assert metrics["accuracy"] == 0.75 and metrics["auroc"] == 1.0 and metrics["f1"] == pytest.approx(0.8)
     assert classification_metrics(np.zeros((3, 2)), np.array([-100, 1, 0]))["accuracy"] == 0.5  # -100 skipped
     multi = multilabel_metrics(np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1, 0], [0, 1]]))
     assert multi["subset_accuracy"] == 1.0 and multi["mcc"] == 1.0

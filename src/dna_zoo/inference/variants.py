@@ -111,6 +111,12 @@ def score_variants(
     if strand not in ("forward", "both"):
         raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
     check_vocabulary(model, tokenizer)
+    tokens = len(tokenizer("A" * window)["input_ids"])
+    if tokens > model.config.max_tokens:
+        raise ValueError(
+            f"a window of {window} bases is {tokens} tokens, longer than the model's context "
+            f"({model.config.max_tokens}): pass a smaller window"
+        )
     model = model.eval()
     if not isinstance(variants, Iterable) or isinstance(variants, (str, os.PathLike)):
         variants = read_variants(variants)

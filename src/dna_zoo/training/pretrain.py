@@ -10,6 +10,7 @@ an uninterrupted run. The loss log (`losses.json`) and a loss-curve plot (`loss_
 import json
 import os
 import shutil
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -201,6 +202,13 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
     set_seed(config.seed)
     model, tokenizer, causal = build_model(config)
     max_tokens = min(config.max_tokens or model.config.max_tokens, model.config.max_tokens)
+    window_tokens = len(tokenizer("A" * config.window)["input_ids"])
+    if window_tokens > max_tokens and accelerator.is_main_process:
+        warnings.warn(
+            f"windows of {config.window} bases are up to {window_tokens} tokens: truncated to {max_tokens} "
+            "(the model's context or max_tokens); choose a smaller window to train on every base",
+            stacklevel=2,
+        )
     cache_dir = os.path.join(config.output_dir, "data_cache")
     with accelerator.main_process_first():  # rank 0 writes the Arrow cache, the others read it
         train = tokenized_windows(
