@@ -17,7 +17,7 @@ import torch
 from transformers import BigBirdConfig, BigBirdModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, target_line  # noqa: E402
+from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo import GenaLMModel  # noqa: E402
 
@@ -89,10 +89,7 @@ def main(argv=None):
         timings = interleaved_timings(fns, repeats=repeats, device=args.device)
         memory = {name: peak_memory_mib(fn, args.device) for name, fn in fns.items()}
         for name, timing in timings.items():
-            print(
-                f"{workload:<10} {name:<13} median {timing.median:.3f}s (spread {timing.spread()})  "
-                f"{tokens / timing.median:,.0f} tokens/s  peak +{memory[name]:,.0f} MiB"
-            )
+            report_timing("gena_lm", f"{workload} 4096", name, timing, memory[name], tokens)
         speed = timings["BigBirdModel"].median / timings["dna_zoo"].median
         lines.append(target_line(f"GENA BigBird {workload} at 4096 tokens vs BigBirdModel", speed, 2.0, True))
         lines.append(
@@ -109,7 +106,7 @@ def main(argv=None):
     ours.eval()
     long_ids = torch.randint(5, 32000, (args.batch, 8192), device=args.device)
     long_time = interleaved_timings({"dna_zoo 8192": forward(ours, long_ids)}, repeats=args.repeats)["dna_zoo 8192"]
-    print(f"forward    dna_zoo 8192  median {long_time.median:.3f}s (spread {long_time.spread()})")
+    report_timing("gena_lm", "forward 8192", "dna_zoo", long_time, tokens=args.batch * 8192)
     lines.append(
         target_line("GENA BigBird forward time 8192 / 4096 tokens", long_time.median / our_forward, 2.3, False)
     )

@@ -18,7 +18,7 @@ import torch
 from transformers import MixtralConfig, MixtralForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, target_line  # noqa: E402
+from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo import MistralDNAForCausalLM  # noqa: E402
 from dna_zoo.models.layers import SparseMoE, SwiGLUMLP  # noqa: E402
@@ -94,10 +94,7 @@ def model_benchmark(args, reference, ours, eager_experts) -> list[str]:
         timings = interleaved_timings(fns, repeats=repeats, device=args.device)
         memory = {name: peak_memory_mib(fn, args.device) for name, fn in fns.items()}
         for name, timing in timings.items():
-            print(
-                f"{workload:<10} {name:<21} median {timing.median:.3f}s (spread {timing.spread()})  "
-                f"{tokens / timing.median:,.0f} tokens/s  peak +{memory[name]:,.0f} MiB"
-            )
+            report_timing("mistral_dna", workload, name, timing, memory[name], tokens)
         speed = timings["MixtralForCausalLM"].median / timings["dna_zoo"].median
         if "Mixtral eager experts" in timings:
             loop_speed = timings["Mixtral eager experts"].median / timings["dna_zoo"].median
@@ -130,7 +127,7 @@ def routing_overhead(args, config) -> list[str]:
 
     timings = interleaved_timings({"dense FFN": run(dense), "MoE": run(moe)}, repeats=args.repeats, device=args.device)
     for name, timing in timings.items():
-        print(f"ffn layer  {name:<19} median {timing.median:.4f}s (spread {timing.spread()})")
+        report_timing("mistral_dna", "ffn layer", name, timing)
     overhead = timings["MoE"].median / timings["dense FFN"].median
     return [target_line("MoE layer time vs dense FFN of equal FLOPs", overhead, 1.5, higher_is_better=False)]
 

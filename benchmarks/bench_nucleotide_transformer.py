@@ -20,7 +20,7 @@ import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, target_line  # noqa: E402
+from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer  # noqa: E402
 from dna_zoo.models.tokenization_dna import kmer_vocabulary  # noqa: E402
@@ -101,10 +101,7 @@ def model_benchmark(args) -> list[str]:
         timings = interleaved_timings(fns, repeats=repeats, device=args.device)
         memory = {name: peak_memory_mib(fn, args.device) for name, fn in fns.items()}
         for name, timing in timings.items():
-            print(
-                f"{workload:<10} {name:<15} median {timing.median:.3f}s (spread {timing.spread()})  "
-                f"{tokens / timing.median:,.0f} tokens/s  peak +{memory[name]:,.0f} MiB"
-            )
+            report_timing("nucleotide_transformer", workload, name, timing, memory[name], tokens)
         speed = timings["EsmForMaskedLM"].median / timings["dna_zoo"].median
         memory_ratio = memory["dna_zoo"] / memory["EsmForMaskedLM"]
         lines.append(target_line(f"NT {workload} throughput vs EsmForMaskedLM", speed, 1.0, higher_is_better=True))
@@ -135,8 +132,7 @@ def tokenizer_benchmark(args) -> list[str]:
     timings = interleaved_timings(fns, repeats=args.repeats)
     bases = 6000 * len(sequences)
     for name, timing in timings.items():
-        rate = bases / timing.median / 1e6
-        print(f"tokenizer  {name:<15} median {timing.median:.4f}s (spread {timing.spread()})  {rate:.1f} Mbases/s")
+        report_timing("tokenizer", f"tokenize {bases / 1e6:.1f} Mbases", name, timing)
     speed = timings["EsmTokenizer"].median / timings["dna_zoo"].median
     return [
         f"{'PASS' if identical else 'FAIL'}  tokenizer ids identical to EsmTokenizer on {len(sequences)} x 6 kb",

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, target_line  # noqa: E402
+from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo.models.attention import MultiWindowAttention  # noqa: E402
 
@@ -72,11 +72,7 @@ def main(argv=None):
         memory = {name: peak_memory_mib(fn, args.device) for name, fn in fns.items()}
         results[length] = (timings, memory)
         for name in fns:
-            timing = timings[name]
-            print(
-                f"L={length:<6} {name:<18} median {timing.median:.3f}s (spread {timing.spread()})  "
-                f"{length / timing.median:,.0f} tokens/s  peak +{memory[name]:,.0f} MiB"
-            )
+            report_timing("trinity_dna", f"attention {length}", name, timings[name], memory[name], length)
         if not dense_fits:
             print(
                 f"L={length:<6} dense masked SDPA  skipped: its mask alone needs more than {args.dense_limit_gib} GiB"

@@ -75,7 +75,37 @@ def interleaved_timings(fns: dict, repeats: int, warmup: int = 1, device: str = 
     return timings
 
 
+# What the benchmarks measured in this process, for the harness's report (python -m benchmarks).
+REPORT: dict[str, list] = {"timings": [], "targets": []}
+
+
+def report_timing(
+    benchmark: str, workload: str, name: str, timing: Timing, memory_mib: float | None = None, tokens: int | None = None
+) -> None:
+    """Print one implementation's timing row and record it."""
+    rate = f"  {tokens / timing.median:,.0f} tokens/s" if tokens else ""
+    memory = f"  peak +{memory_mib:,.0f} MiB" if memory_mib is not None else ""
+    print(f"{workload:<12} {name:<22} median {timing.median:.4f}s (spread {timing.spread()}){rate}{memory}")
+    REPORT["timings"].append(
+        {
+            "benchmark": benchmark,
+            "workload": workload,
+            "implementation": name,
+            "median_s": timing.median,
+            "min_s": min(timing.seconds),
+            "max_s": max(timing.seconds),
+            "peak_mib": memory_mib,
+            "tokens": tokens,
+            "tokens_per_s": tokens / timing.median if tokens else None,
+        }
+    )
+
+
 def target_line(label: str, value: float, target: float, higher_is_better: bool) -> str:
+    """A PASS/FAIL line against a target ratio, recorded for the report (a missed target stays visible)."""
     ok = value >= target if higher_is_better else value <= target
     sign = ">=" if higher_is_better else "<="
+    REPORT["targets"].append(
+        {"label": label, "value": value, "target": target, "higher_is_better": higher_is_better, "passed": ok}
+    )
     return f"{'PASS' if ok else 'FAIL'}  {label}: {value:.2f}x (target {sign} {target:.1f}x)"

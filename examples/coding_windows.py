@@ -15,11 +15,10 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 from datasets import concatenate_datasets
 from sklearn.metrics import matthews_corrcoef
 
-from dna_zoo.data import interval_windows, read_intervals
+from dna_zoo.data import balanced, interval_windows, read_intervals
 from dna_zoo.plots import plot_bars
 from dna_zoo.training import FinetuneConfig, finetune
 from dna_zoo.training.baselines import KmerLogisticRegression
@@ -31,13 +30,8 @@ TEST = ["vcholerae_o395"]
 
 def balanced_windows(genome: str, window: int, stride: int, limit: int | None, seed: int):
     """Coding (1) and non-coding (0) windows of one genome, as many of each."""
-    fasta, gff = f"{genome}.fa.gz", f"{genome}.prodigal.gff.gz"
-    windows = interval_windows(fasta, read_intervals(gff, feature="CDS"), window, stride)
-    labels = np.array(windows["label"])
-    rng = np.random.default_rng(seed)
-    per_class = min((labels == 0).sum(), (labels == 1).sum(), limit or len(labels))
-    keep = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in (0, 1)])
-    return windows.select(np.sort(keep))
+    intervals = read_intervals(f"{genome}.prodigal.gff.gz", feature="CDS")
+    return balanced(interval_windows(f"{genome}.fa.gz", intervals, window, stride), per_class=limit, seed=seed)
 
 
 def main(argv=None) -> dict:

@@ -37,3 +37,23 @@ def plot_bars(values: dict, path: str, ylabel: str, title: str = "", reference: 
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def plot_grouped_bars(groups: dict, path: str, ylabel: str, title: str = "") -> str:
+    """Bars grouped by `groups` key (e.g. task), one bar per inner key (e.g. model) with a (mean, sd) error bar."""
+    names = list(next(iter(groups.values())))
+    width = 0.8 / len(names)
+    figure, axes = plt.subplots(figsize=(1.8 + 1.6 * len(groups) * len(names) / 2, 4))
+    for index, name in enumerate(names):
+        positions = [g + (index - (len(names) - 1) / 2) * width for g in range(len(groups))]
+        means = [groups[group][name][0] for group in groups]
+        errors = [groups[group][name][1] for group in groups]
+        axes.bar(positions, means, width, yerr=errors, capsize=3, label=name)
+    axes.set_xticks(range(len(groups)), list(groups))
+    axes.set(ylabel=ylabel, title=title)
+    axes.axhline(0, color="black", linewidth=0.5)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -2,11 +2,12 @@
 
 from .fasta import fasta_chunks, read_fasta
 from .intervals import base_labels, interval_windows, labelled_windows, read_intervals
-from .tables import DataError, check_table, read_table
+from .tables import DataError, balanced, check_table, read_table
 from .windows import genome_windows, iter_windows, loss_mask, windows_dataset
 
 __all__ = [
     "DataError",
+    "balanced",
     "base_labels",
     "check_table",
     "fasta_chunks",

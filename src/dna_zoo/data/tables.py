@@ -5,6 +5,7 @@ column(s), checked row by row so that a bad row is reported by file and line, ne
 import math
 import os
 
+import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset
 
 TASKS = ("classification", "multilabel", "regression", "token")
@@ -107,3 +108,15 @@ def check_table(
     if task in ("classification", "token") or (task == "multilabel" and len(label_columns) == 1):
         return sorted(classes, key=lambda name: (isinstance(name, str), name))
     return None
+
+
+def balanced(dataset: Dataset, label_column: str = "label", per_class: int | None = None, seed: int = 0) -> Dataset:
+    """As many rows of each class (the size of the rarest class, or `per_class` if smaller), sampled with `seed`,
+    in their original order."""
+    labels = np.asarray(dataset[label_column])
+    classes = np.unique(labels)
+    count = min(int((labels == c).sum()) for c in classes)
+    count = min(count, per_class) if per_class else count
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(labels == c), count, replace=False) for c in classes])
+    return dataset.select(np.sort(keep))

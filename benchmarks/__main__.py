@@ -1,0 +1,169 @@
+"""One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
+
+NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, mfu, quality (default: all but
+quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark compares dna_zoo with
+the reference on the same weights and inputs in one process (interleaved repetitions after a warm-up, median
+and spread, peak memory per run) and checks its targets as PASS / FAIL lines. The run writes
+benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios per family;
+time and memory against length on log-log axes).
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+from datetime import date
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import REPORT  # noqa: E402
+
+from dna_zoo.plots import plot_bars, plot_curves  # noqa: E402
+
+MODULES = {
+    "nucleotide_transformer": "bench_nucleotide_transformer",
+    "mistral_dna": "bench_mistral_dna",
+    "gena_lm": "bench_gena_lm",
+    "trinity_dna": "bench_trinity_dna",
+    "sweep": "bench_sweep",
+    "mfu": "bench_mfu",
+    "quality": "quality",
+}
+QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are not the recorded figures
+    "nucleotide_transformer": [
+        "--layers",
+        "1",
+        "--batch",
+        "1",
+        "--length",
+        "200",
+        "--repeats",
+        "2",
+        "--tokenizer-sequences",
+        "20",
+    ],
+    "mistral_dna": ["--layers", "1", "--batch", "1", "--length", "128", "--repeats", "2"],
+    "gena_lm": ["--layers", "1", "--batch", "1", "--repeats", "2"],
+    "trinity_dna": ["--lengths", "1024", "2048", "--repeats", "2"],
+    "sweep": ["--quick", "--repeats", "2"],
+    "mfu": [],
+    "quality": ["--seeds", "0", "--train-windows", "150", "--test-windows", "100", "--epochs", "1"],
+}
+
+
+def sweep_plots(timings: list[dict], stem: str) -> list[str]:
+    """Time and memory against length (log-log), one line per benchmark and implementation."""
+    series_time, series_memory = {}, {}
+    for row in timings:
+        kind, _, length = row["workload"].rpartition(" ")
+        if kind not in ("forward", "attention") or not length.isdigit():
+            continue
+        key = f"{row['benchmark']}: {row['implementation']}"
+        series_time.setdefault(key, ([], []))
+        series_time[key][0].append(int(length))
+        series_time[key][1].append(row["median_s"])
+        if row["peak_mib"]:
+            series_memory.setdefault(key, ([], []))
+            series_memory[key][0].append(int(length))
+            series_memory[key][1].append(max(row["peak_mib"], 0.1))
+    paths = []
+    for name, series, label in (("time", series_time, "median seconds"), ("memory", series_memory, "peak MiB")):
+        series = {k: v for k, v in series.items() if len(v[0]) > 1}
+        if series:
+            paths.append(plot_curves(series, f"{stem}-{name}.png", "tokens", label, f"{name} vs length", log="xy"))
+    return paths
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"# Benchmarks: {report['machine']}, {report['date']}",
+        "",
+        f"{report['device']}; torch {report['torch']}, transformers {report['transformers']}, "
+        f"{report['threads']} threads.",
+        "",
+        "## Targets",
+        "",
+        "| result | measured | target | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for target in report["targets"]:
+        if "skipped" in target:
+            lines.append(f"| {target['label']} | skipped: {target['skipped']} | | |")
+            continue
+        sign = ">=" if target["higher_is_better"] else "<="
+        verdict = "PASS" if target["passed"] else "**FAIL**"
+        lines.append(f"| {target['label']} | {target['value']:.2f}x | {sign} {target['target']}x | {verdict} |")
+    lines += [
+        "",
+        "## Timings",
+        "",
+        "| benchmark | workload | implementation | median s | spread s | peak MiB | tokens/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report["timings"]:
+        memory = f"{row['peak_mib']:,.0f}" if row["peak_mib"] is not None else ""
+        rate = f"{row['tokens_per_s']:,.0f}" if row["tokens_per_s"] else ""
+        lines.append(
+            f"| {row['benchmark']} | {row['workload']} | {row['implementation']} | {row['median_s']:.4f} | "
+            f"{row['min_s']:.4f}..{row['max_s']:.4f} | {memory} | {rate} |"
+        )
+    lines += ["", *[f"![{Path(p).stem}]({Path(p).name})" for p in report["plots"]]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(MODULES)} (default: all but quality)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="small workloads: a smoke run, not recorded figures")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(MODULES)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
+    names = args.names or [name for name in MODULES if name != "quality"]
+    for name in names:
+        print(f"\n=== {name} ===", flush=True)
+        module = importlib.import_module(MODULES[name])
+        extra = QUICK[name] if args.quick else []
+        module.main([*extra, *([] if name == "quality" else ["--device", args.device])])
+    machine = platform.node() + ("-quick" if args.quick else "")
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"{machine}-{date.today().isoformat()}")
+    device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    ratios = {t["label"]: t["value"] for t in REPORT["targets"] if "value" in t}
+    plots = sweep_plots(REPORT["timings"], stem)
+    if ratios:
+        title = "measured ratios (speed-ups: higher is better; memory, time growth: lower)"
+        plots.append(plot_bars(ratios, f"{stem}-ratios.png", "ratio (x)", title, reference=1.0))
+    report = {
+        "machine": platform.node(),
+        "date": date.today().isoformat(),
+        "device": device,
+        "torch": torch.__version__,
+        "transformers": importlib.import_module("transformers").__version__,
+        "threads": torch.get_num_threads(),
+        "benchmarks": names,
+        "quick": args.quick,
+        "targets": REPORT["targets"],
+        "timings": REPORT["timings"],
+        "plots": plots,
+    }
+    with open(stem + ".json", "w") as handle:
+        json.dump(report, handle, indent=1)
+    with open(stem + ".md", "w") as handle:
+        handle.write(markdown(report))
+    failed = [t["label"] for t in REPORT["targets"] if t.get("passed") is False]
+    print(f"\nreport: {stem}.json, {stem}.md, {len(plots)} plots; {len(failed)} target(s) missed: {failed}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Quality report on real genomes: MCC of the bundled demo model (IA3 and full fine-tuning), a from-scratch model
+of the same size and a 6-mer logistic regression, on two tasks, over several seeds.
+
+    python -m benchmarks quality            # or: python benchmarks/quality.py [--seeds 0 1 2] [--quick]
+
+Tasks (../shared/data/genomes):
+- coding: coding vs non-coding 300 bp windows (Prodigal CDS calls; entirely inside a CDS vs touching none),
+  balanced; train on E. coli K-12 + S. aureus + H. pylori, test on V. cholerae;
+- species: species of origin of 1 kb windows of five bacteria (E. coli K-12, E. coli DH1, S. aureus, H. pylori,
+  V. cholerae); windows from the first 80% of each chromosome train, from the last 20% test. The two E. coli
+  strains are nearly identical genomes, so those two classes are hard to tell apart by design.
+Training sets are subsampled (see --train-windows) so that the whole report runs in under 30 minutes on 2 CPU
+cores: 2 epochs, batch 32, learning rate 1e-4 (full, scratch) or 3e-3 (IA3, the NT paper's rate).
+Writes quality-<machine>-<date>.{json,md,png} to benchmarks/results/.
+"""
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, concatenate_datasets
+from sklearn.metrics import matthews_corrcoef
+
+from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer, config_from_preset
+from dna_zoo.data import balanced, interval_windows, read_fasta, read_intervals
+from dna_zoo.plots import plot_grouped_bars
+from dna_zoo.training import FinetuneConfig, finetune
+from dna_zoo.training.baselines import KmerLogisticRegression
+
+GENOMES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "genomes"
+RESULTS = Path(__file__).resolve().parent / "results"
+CODING_TRAIN = ["ecoli_k12_mg1655", "saureus_col", "hpylori_g27"]
+CODING_TEST = ["vcholerae_o395"]
+SPECIES = ["ecoli_k12_mg1655", "ecoli_dh1", "saureus_col", "hpylori_g27", "vcholerae_o395"]
+MODELS = ("demo, IA3", "demo, full fine-tuning", "from scratch (same size)", "6-mer logistic regression")
+
+
+def coding_task(genomes: Path, train_windows: int, test_windows: int, seed: int) -> tuple[Dataset, Dataset]:
+    def windows(names, per_genome):
+        parts = []
+        for name in names:
+            intervals = read_intervals(genomes / f"{name}.prodigal.gff.gz", feature="CDS")
+            found = interval_windows(str(genomes / f"{name}.fa.gz"), intervals, 300, 50)
+            parts.append(balanced(found, per_class=per_genome // 2, seed=seed))
+        return concatenate_datasets(parts)
+
+    return windows(CODING_TRAIN, train_windows // len(CODING_TRAIN)), windows(CODING_TEST, test_windows)
+
+
+def species_task(genomes: Path, train_windows: int, test_windows: int, seed: int) -> tuple[Dataset, Dataset]:
+    rng = np.random.default_rng(seed)
+    rows = {"train": {"sequence": [], "label": []}, "test": {"sequence": [], "label": []}}
+    for label, name in enumerate(SPECIES):
+        records = [s.upper() for _, s in read_fasta(genomes / f"{name}.fa.gz")]
+        chromosome = max(records, key=len)
+        cut = int(len(chromosome) * 0.8)
+        for split, (begin, end), count in (
+            ("train", (0, cut), train_windows // len(SPECIES)),
+            ("test", (cut, len(chromosome)), test_windows // len(SPECIES)),
+        ):
+            for start in rng.integers(begin, end - 1000, count):
+                rows[split]["sequence"].append(chromosome[start : start + 1000])
+                rows[split]["label"].append(label)
+    return Dataset.from_dict(rows["train"]), Dataset.from_dict(rows["test"])
+
+
+def neural_mcc(model: str, peft: str | None, train: Dataset, test: Dataset, seed: int, epochs: float) -> float:
+    split = train.train_test_split(test_size=0.1, seed=seed)
+    with tempfile.TemporaryDirectory() as output:
+        result = finetune(
+            FinetuneConfig(
+                model=model,
+                train=split["train"],
+                validation=split["test"],
+                test=test,
+                output_dir=output,
+                peft=peft,
+                epochs=epochs,
+                batch_size=32,
+                learning_rate=3e-3 if peft == "ia3" else 1e-4,
+                seed=seed,
+                merge=False,
+            )
+        )
+    return result["metrics"]["test"]["test_mcc"]
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--genomes", default=str(GENOMES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--train-windows", type=int, default=3000)
+    parser.add_argument("--test-windows", type=int, default=2000)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--tasks", nargs="+", choices=["coding", "species"], default=["coding", "species"])
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    genomes = Path(args.genomes)
+    if not genomes.is_dir():
+        raise SystemExit(f"genomes not found at {genomes} (../shared/data/genomes): the quality report needs them")
+    started = time.time()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_model = NucleotideTransformerForMaskedLM(config_from_preset("nucleotide_transformer", "demo"))
+        scratch_model.save_pretrained(scratch)  # the demo architecture, randomly initialised
+        NucleotideTransformerTokenizer().save_pretrained(scratch)
+        runs = {
+            MODELS[0]: lambda *a: neural_mcc("demo", "ia3", *a, args.epochs),
+            MODELS[1]: lambda *a: neural_mcc("demo", None, *a, args.epochs),
+            MODELS[2]: lambda *a: neural_mcc(scratch, None, *a, args.epochs),
+            MODELS[3]: lambda train, test, seed: float(
+                matthews_corrcoef(
+                    test["label"],
+                    KmerLogisticRegression(seed=seed).fit(train["sequence"], train["label"]).predict(test["sequence"]),
+                )
+            ),
+        }
+        tasks = {"coding": coding_task, "species": species_task}
+        scores = {task: {name: [] for name in runs} for task in args.tasks}
+        for task in args.tasks:
+            for seed in args.seeds:
+                train, test = tasks[task](genomes, args.train_windows, args.test_windows, seed)
+                for name, run in runs.items():
+                    scores[task][name].append(run(train, test, seed))
+                    print(f"{task} seed {seed} {name}: MCC {scores[task][name][-1]:.4f}", flush=True)
+    summary = {
+        task: {
+            name: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "runs": v}
+            for name, v in by_model.items()
+        }
+        for task, by_model in scores.items()
+    }
+    report = {
+        "machine": platform.node(),
+        "date": date.today().isoformat(),
+        "minutes": round((time.time() - started) / 60, 1),
+        "settings": vars(args),
+        "mcc": summary,
+    }
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"quality-{platform.node()}-{date.today().isoformat()}")
+    with open(stem + ".json", "w") as handle:
+        json.dump(report, handle, indent=1)
+    lines = [
+        f"| model | {' | '.join(f'{task} MCC (mean ± sd, {len(args.seeds)} seeds)' for task in summary)} |",
+        "| --- |" + " --- |" * len(summary),
+    ]
+    for name in MODELS:
+        cells = [f"{summary[task][name]['mean']:.3f} ± {summary[task][name]['sd']:.3f}" for task in summary]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    with open(stem + ".md", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    plot_grouped_bars(
+        {task: {name: (v["mean"], v["sd"]) for name, v in by_model.items()} for task, by_model in summary.items()},
+        stem + ".png",
+        "MCC on held-out data (mean ± sd)",
+        "quality on real genomes",
+    )
+    print("\n".join(lines) + f"\n({report['minutes']} minutes) -> {stem}.json / .md / .png")
+    return report
+
+
+if __name__ == "__main__":
+    main()
