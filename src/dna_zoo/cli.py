@@ -104,7 +104,8 @@ def score_variants_command(args) -> None:
     if os.path.exists(args.out) and not args.overwrite:
         raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
     head = AutoModelForCausalLM if args.causal else AutoModelForMaskedLM
-    model, tokenizer = head.from_pretrained(args.model), AutoTokenizer.from_pretrained(args.model)
+    path = resolve_model(args.model)
+    model, tokenizer = head.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     rows = score_variants(model, tokenizer, args.fasta, args.vcf, args.window, args.strand, args.strict)
     write_scores(rows, args.out, overwrite=True)
     mismatches = sum(row["status"] != "ok" for row in rows)
@@ -240,7 +241,9 @@ def main(argv=None) -> None:
     embedding.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     embedding.set_defaults(run=embed_command)
     scoring = commands.add_parser("score-variants", help="zero-shot variant effect scores from a VCF and a FASTA")
-    scoring.add_argument("--model", required=True, help="a masked LM (or, with --causal, a causal LM) folder")
+    scoring.add_argument(
+        "--model", default="demo", help="a masked LM (or, with --causal, a causal LM) folder; default: the demo model"
+    )
     scoring.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed or indexable)")
     scoring.add_argument("--vcf", required=True, help="VCF or BCF, plain or bgzipped")
     scoring.add_argument("--out", required=True, help="output TSV")
