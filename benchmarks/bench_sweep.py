@@ -1,4 +1,5 @@
-"""Length sweep: forward time and peak memory of dna_zoo and the reference implementation as the input grows.
+"""Length sweep: forward time and peak memory of dna_zoo (SDPA and its own eager path) and the reference
+implementation as the input grows.
 
 Same weights and inputs in one process, batch 1, fp32 (bf16 autocast on CUDA). Lengths go as far as each model
 allows: NT-v1 (absolute positions) to its 1,000-token context against `EsmForMaskedLM`; Mistral-DNA against
@@ -9,6 +10,7 @@ multi-window attention against dense masked SDPA is swept by bench_trinity_dna.p
 """
 
 import argparse
+import copy
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -52,7 +54,9 @@ def main(argv=None):
     for family, lengths in LENGTHS.items():
         lengths = lengths[:2] if args.quick else lengths + ([16384] if args.long and family == "gena_lm" else [])
         name, reference, ours, vocab = models(family, args.device, max(lengths))
-        reference.eval(), ours.eval()
+        eager = copy.deepcopy(ours)
+        eager.set_attn_implementation("eager")  # dna_zoo's own eager path, for reference
+        reference.eval(), ours.eval(), eager.eval()
         for length in lengths:
             torch.manual_seed(length)
             ids = torch.randint(5, vocab - 10, (1, length), device=args.device)
@@ -64,12 +68,12 @@ def main(argv=None):
 
                 return run
 
-            fns = {name: forward(reference), "dna_zoo": forward(ours)}
+            fns = {name: forward(reference), "dna_zoo": forward(ours), "dna_zoo eager": forward(eager)}
             timings = interleaved_timings(fns, repeats=args.repeats, device=args.device)
             for implementation, fn in fns.items():
                 memory = peak_memory_mib(fn, args.device)
                 report_timing(family, f"forward {length}", implementation, timings[implementation], memory, length)
-        del reference, ours
+        del reference, ours, eager
 
 
 if __name__ == "__main__":
