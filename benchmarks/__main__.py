@@ -61,7 +61,8 @@ def sweep_plots(timings: list[dict], stem: str) -> list[str]:
     series_time, series_memory = {}, {}
     for row in timings:
         kind, _, length = row["workload"].rpartition(" ")
-        if kind not in ("forward", "attention") or not length.isdigit():
+        swept = row["benchmark"].startswith("sweep") or kind == "attention"  # batch 1, one row per length
+        if not swept or not length.isdigit():
             continue
         key = f"{row['benchmark']}: {row['implementation']}"
         series_time.setdefault(key, ([], []))
@@ -124,7 +125,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="small workloads: a smoke run, not recorded figures")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument(
+        "--replot", metavar="JSON", help="rewrite the markdown and plots of a saved report; run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        return write_report(json.loads(Path(args.replot).read_text()), args.replot.removesuffix(".json"))
     unknown = set(args.names) - set(MODULES)
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
@@ -138,11 +144,6 @@ def main(argv=None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"{machine}-{date.today().isoformat()}")
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    ratios = {t["label"]: t["value"] for t in REPORT["targets"] if "value" in t}
-    plots = sweep_plots(REPORT["timings"], stem)
-    if ratios:
-        title = "measured ratios (speed-ups: higher is better; memory, time growth: lower)"
-        plots.append(plot_bars(ratios, f"{stem}-ratios.png", "ratio (x)", title, reference=1.0))
     report = {
         "machine": platform.node(),
         "date": date.today().isoformat(),
@@ -154,14 +155,26 @@ def main(argv=None) -> dict:
         "quick": args.quick,
         "targets": REPORT["targets"],
         "timings": REPORT["timings"],
-        "plots": plots,
     }
+    return write_report(report, stem)
+
+
+def write_report(report: dict, stem: str) -> dict:
+    """JSON, markdown and plots (target ratios; time and memory against length) of one run, at `stem`.*"""
+    ratios = {t["label"]: t["value"] for t in report["targets"] if "value" in t}
+    report["plots"] = sweep_plots(report["timings"], stem)
+    if ratios:
+        failed = frozenset(t["label"] for t in report["targets"] if t.get("passed") is False)
+        title = "measured ratios (red: target missed; dashed: 1x)"
+        path = f"{stem}-ratios.png"
+        report["plots"].append(plot_bars(ratios, path, "ratio (x, log)", title, 1.0, log=True, failed=failed))
+    report["plots"] = [os.path.basename(p) for p in report["plots"]]  # beside the report
     with open(stem + ".json", "w") as handle:
         json.dump(report, handle, indent=1)
     with open(stem + ".md", "w") as handle:
         handle.write(markdown(report))
-    failed = [t["label"] for t in REPORT["targets"] if t.get("passed") is False]
-    print(f"\nreport: {stem}.json, {stem}.md, {len(plots)} plots; {len(failed)} target(s) missed: {failed}")
+    failed = [t["label"] for t in report["targets"] if t.get("passed") is False]
+    print(f"\nreport: {stem}.json, {stem}.md, {len(report['plots'])} plots; {len(failed)} target(s) missed: {failed}")
     return report
 
 

@@ -72,7 +72,9 @@ def main(argv=None):
             timings = interleaved_timings(fns, repeats=args.repeats, device=args.device)
             for implementation, fn in fns.items():
                 memory = peak_memory_mib(fn, args.device)
-                report_timing(family, f"forward {length}", implementation, timings[implementation], memory, length)
+                report_timing(
+                    f"sweep {family}", f"forward {length}", implementation, timings[implementation], memory, length
+                )
         del reference, ours, eager
 
 

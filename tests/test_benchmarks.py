@@ -35,7 +35,7 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
     assert all(row["median_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"] for row in report["timings"])
     assert {"label": "NT-v2-500M training MFU (GPU)", "skipped": "no CUDA device"} in report["targets"]
     assert any(Path(p).name.endswith("-time.png") for p in report["plots"])
-    assert all(Path(p).exists() for p in report["plots"])
+    assert all((tmp_path / p).exists() for p in report["plots"])
     markdown = report_path.with_suffix(".md").read_text()
     assert "| trinity_dna | attention 2048 | multi-window |" in markdown and "skipped: no CUDA device" in markdown
 

@@ -8,27 +8,45 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def plot_curves(series: dict, path: str, xlabel: str, ylabel: str, title: str = "", log: str = "") -> str:
     """One line per `series` entry (label -> (x, y)); `log` holds "x" and/or "y" for log axes. Returns `path`."""
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for label, (x, y) in series.items():
-        axes.plot(x, y, label=label, marker="o" if len(x) < 30 else None, markersize=3)
+    many = len(series) > 6
+    figure, axes = plt.subplots(figsize=(10, 5) if many else (6, 4))
+    colors = plt.cm.tab20.colors if many else plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (label, (x, y)) in enumerate(series.items()):
+        color = colors[index % len(colors)]
+        axes.plot(x, y, label=label, color=color, marker="o" if len(x) < 30 else None, markersize=3)
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if "x" in log:
         axes.set_xscale("log")
     if "y" in log:
         axes.set_yscale("log")
     axes.grid(alpha=0.3)
-    axes.legend()
+    if many:  # outside the axes, so that no line hides behind it
+        axes.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    else:
+        axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
 
 
-def plot_bars(values: dict, path: str, ylabel: str, title: str = "", reference: float | None = None) -> str:
-    """Horizontal bars (label -> value), with an optional vertical reference line (e.g. a target ratio)."""
-    figure, axes = plt.subplots(figsize=(6, 0.4 * len(values) + 1.2))
+def plot_bars(
+    values: dict,
+    path: str,
+    ylabel: str,
+    title: str = "",
+    reference: float | None = None,
+    log: bool = False,
+    failed: frozenset = frozenset(),
+) -> str:
+    """Horizontal bars (label -> value), with an optional vertical reference line (e.g. a target ratio); labels in
+    `failed` (missed targets) are drawn in red."""
+    figure, axes = plt.subplots(figsize=(10 if log else 6, 0.4 * len(values) + 1.2))
+    if log:
+        axes.set_xscale("log")
     labels = list(values)
-    axes.barh(labels, [values[label] for label in labels], color="tab:blue")
+    colors = ["tab:red" if label in failed else "tab:blue" for label in labels]
+    axes.barh(labels, [values[label] for label in labels], color=colors)
     if reference is not None:
         axes.axvline(reference, color="tab:red", linestyle="--", linewidth=1)
     axes.set(xlabel=ylabel, title=title)
