@@ -197,3 +197,25 @@ def test_metrics_match_their_definitions():
         regression["pearson"] == pytest.approx(np.corrcoef([1, 2, 3], [2, 4, 7])[0, 1])
         and regression["spearman"] == 1.0
     )
+
+
+def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path, tiny, coding):
+    from dna_zoo.training.finetune import latest_complete_checkpoint
+
+    small = coding["train"].select(range(64))
+    run(tmp_path, tiny, "resumable", train=small, validation=small)
+    complete = latest_complete_checkpoint(str(tmp_path / "resumable"))
+    assert complete is not None and complete.endswith("checkpoint-4")
+    broken = tmp_path / "resumable" / "checkpoint-999"  # a save killed half way: weights, no trainer state
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert latest_complete_checkpoint(str(tmp_path / "resumable")) == complete
+    with pytest.raises(FileExistsError, match="holds checkpoints of an earlier run"):
+        run(tmp_path, tiny, "resumable", train=small, validation=small)
+    result = finetune(
+        FinetuneConfig(
+            model=tiny, train=small, validation=small, output_dir=str(tmp_path / "resumable"), epochs=1, batch_size=16
+        ),
+        resume=True,
+    )
+    assert result["trainer"].state.global_step == 4  # resumed from checkpoint-4: nothing left to train

@@ -8,6 +8,7 @@ tokenizers alike. Checkpoints are Trainer checkpoints: `resume=True` continues f
 
 import json
 import os
+import re
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -24,7 +25,6 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..checkpoints import resolve_model
 from ..data.tables import DataError, check_table, location, read_table
@@ -253,7 +253,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         class_weights=weights,
         task=config.task,
     )
-    checkpoint = get_last_checkpoint(config.output_dir) if os.path.isdir(config.output_dir) else None
+    checkpoint = latest_complete_checkpoint(config.output_dir)
     if checkpoint and not (resume or overwrite):
         raise FileExistsError(
             f"{config.output_dir} holds checkpoints of an earlier run: pass resume=True (--resume) to continue it "
@@ -282,6 +282,26 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         }
         json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
     return {"metrics": metrics, "trainer": trainer, "model_dir": final}
+
+
+def latest_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest Trainer checkpoint that was written to the end. Trainer writes checkpoint-N in place, with
+    trainer_state.json last, so a run killed while saving leaves a folder without a readable state: skipped."""
+    if not os.path.isdir(output_dir):
+        return None
+    steps = sorted(
+        (int(match.group(1)), name)
+        for name in os.listdir(output_dir)
+        if (match := re.fullmatch(r"checkpoint-(\d+)", name))
+    )
+    for _, name in reversed(steps):
+        try:
+            with open(os.path.join(output_dir, name, "trainer_state.json")) as handle:
+                json.load(handle)
+        except (OSError, ValueError):
+            continue
+        return os.path.join(output_dir, name)
+    return None
 
 
 def _rounded(values: dict) -> dict:
