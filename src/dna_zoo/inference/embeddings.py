@@ -52,32 +52,38 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     return hidden
 
 
+def tokenize_within_context(tokenizer, sequences: list[str], context: int | None, truncate: bool, **kwargs):
+    """Padded tensors of `sequences`, tokenized once; only when a row is longer than `context` tokens and
+    `truncate` is the batch tokenized again, truncated. Returns (batch, indices of the rows longer than context)."""
+    batch = tokenizer(sequences, padding=True, return_tensors="pt", **kwargs)
+    too_long = (batch["attention_mask"].sum(1) > context).nonzero().flatten().tolist() if context else []
+    if too_long and truncate:
+        batch = tokenizer(sequences, padding=True, truncation=True, max_length=context, return_tensors="pt", **kwargs)
+    return batch, too_long
+
+
 @torch.no_grad()
 def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device, truncate=False, indices=None):
     unpooled = pooling == "none"
     context = None if hasattr(model, "run_segments") else model.config.max_tokens  # RMT: any length
-    batch = tokenizer(
+    batch, too_long = tokenize_within_context(
+        tokenizer,
         sequences,
-        padding=True,
-        truncation=truncate,
-        max_length=context if truncate else None,
-        return_tensors="pt",
+        context,
+        truncate,
         return_special_tokens_mask=True,
         return_offsets_mapping=unpooled and per_base,
     )
-    if context is not None and batch["input_ids"].shape[1] > context:
-        row = int(batch["attention_mask"].sum(1).argmax())
+    if too_long and not truncate:
+        row = too_long[0]
         tokens = int(batch["attention_mask"][row].sum())
         raise ValueError(
             f"sequence {indices[row] if indices else row} ({len(sequences[row])} bases) is {tokens} tokens, longer "
             f"than the model's context ({context}): pass window= (and overlap=) to run it in windows, or "
             "too_long='truncate'"
         )
-    if truncate and context is not None:
-        lengths = [len(ids) for ids in tokenizer(sequences)["input_ids"]]
-        if max(lengths) > context:
-            cut = sum(length > context for length in lengths)
-            warnings.warn(f"{cut} sequences longer than {context} tokens were truncated", stacklevel=3)
+    if too_long:
+        warnings.warn(f"{len(too_long)} sequences longer than {context} tokens were truncated", stacklevel=3)
     keep = batch["attention_mask"].bool() & ~batch.pop("special_tokens_mask").bool()  # (B, L) real, non-special
     offsets = batch.pop("offset_mapping", None)
     inputs = {

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .embeddings import check_vocabulary
+from .embeddings import check_vocabulary, tokenize_within_context
 from .resolution import tokens_to_bases
 
 
@@ -24,24 +24,14 @@ def predict(model, tokenizer, sequences: list[str], batch_size: int = 16, device
     max_length = model.config.max_tokens
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     results = [None] * len(sequences)
-    lengths = [len(ids) for ids in tokenizer(sequences)["input_ids"]]
-    if max(lengths, default=0) > max_length:
-        cut = sum(length > max_length for length in lengths)
-        warnings.warn(
-            f"{cut} sequences longer than the model's context ({max_length} tokens) were truncated", stacklevel=2
-        )
+    truncated = 0
     for start in tqdm(range(0, len(order), batch_size), desc="predicting", disable=not progress, unit="batch"):
         index = order[start : start + batch_size]
         batch = [sequences[i] for i in index]
-        encoded = tokenizer(
-            batch,
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="pt",
-            return_offsets_mapping=token_task,
-            return_special_tokens_mask=token_task,
+        encoded, too_long = tokenize_within_context(
+            tokenizer, batch, max_length, True, return_offsets_mapping=token_task, return_special_tokens_mask=token_task
         )
+        truncated += len(too_long)
         offsets, special = encoded.pop("offset_mapping", None), encoded.pop("special_tokens_mask", None)
         logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits.float().cpu()
         if problem == "regression":
@@ -57,4 +47,8 @@ def predict(model, tokenizer, sequences: list[str], batch_size: int = 16, device
                 results[i] = tokens_to_bases(values[row][keep], offsets[row][keep].tolist(), covered)
             else:
                 results[i] = values[row]
+    if truncated:
+        warnings.warn(
+            f"{truncated} sequences longer than the model's context ({max_length} tokens) were truncated", stacklevel=2
+        )
     return results if token_task else np.stack(results)

@@ -8,7 +8,6 @@ tokenizers alike. Checkpoints are Trainer checkpoints: `resume=True` continues f
 
 import json
 import os
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -33,6 +32,7 @@ from ..inference.resolution import bases_to_tokens
 from ..models import InvalidSequenceError
 from .metrics import BEST_METRIC, metrics_for
 from .peft_presets import ia3_config, lora_config
+from .runs import latest_checkpoint, refuse_reuse
 
 DEFAULT_LEARNING_RATE = {None: 5e-5, "ia3": 3e-3, "lora": 5e-4}  # full fine-tuning, NT-paper IA3, LoRA
 
@@ -117,12 +117,12 @@ def encode(dataset: Dataset, tokenizer, config: FinetuneConfig, classes, max_len
             encoded = tokenizer(sequences, return_offsets_mapping=token_task)
         except InvalidSequenceError as error:
             raise DataError(f"{location(source, rows[error.index])}: {error.reason}") from None
-        for row, ids in zip(rows, encoded["input_ids"]):
-            if len(ids) > max_length:
-                too_long.append(row)
-        if too_long and config.too_long == "error":
-            raise DataError(f"{location(source, too_long[0])}: longer than {max_length} tokens (too_long='error')")
-        encoded = tokenizer(sequences, truncation=True, max_length=max_length, return_offsets_mapping=token_task)
+        long_rows = [row for row, ids in zip(rows, encoded["input_ids"]) if len(ids) > max_length]
+        if long_rows and config.too_long == "error":
+            raise DataError(f"{location(source, long_rows[0])}: longer than {max_length} tokens (too_long='error')")
+        if long_rows:  # tokenized again only when something must be cut
+            too_long.extend(long_rows)
+            encoded = tokenizer(sequences, truncation=True, max_length=max_length, return_offsets_mapping=token_task)
         if config.task == "classification":
             encoded["labels"] = [index[value] for value in batch[config.label_columns[0]]]
         elif config.task == "regression":
@@ -177,15 +177,9 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     """
     model_path = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    tables = {
-        name: read_table(source)
-        for name, source in (("train", config.train), ("validation", config.validation), ("test", config.test))
-        if source is not None
-    }
-    sources = {
-        name: source if isinstance(source, str) else None
-        for name, source in (("train", config.train), ("validation", config.validation), ("test", config.test))
-    }
+    splits = {"train": config.train, "validation": config.validation, "test": config.test}
+    tables = {name: read_table(source) for name, source in splits.items() if source is not None}
+    sources = {name: source if isinstance(source, str) else None for name, source in splits.items()}  # for errors
     classes = None
     for name, table in tables.items():
         found = check_table(table, config.sequence_column, config.label_columns, config.task, sources[name])
@@ -254,13 +248,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         task=config.task,
     )
     checkpoint = latest_complete_checkpoint(config.output_dir)
-    if checkpoint and not (resume or overwrite):
-        raise FileExistsError(
-            f"{config.output_dir} holds checkpoints of an earlier run: pass resume=True (--resume) to continue it "
-            "or overwrite=True (--overwrite) to start over"
-        )
-    checkpoint = checkpoint if resume else None
-    trainer.train(resume_from_checkpoint=checkpoint)
+    refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint if resume else None)
     trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
     metrics = {
         name: trainer.evaluate(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
@@ -287,21 +276,16 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
 def latest_complete_checkpoint(output_dir: str) -> str | None:
     """The newest Trainer checkpoint that was written to the end. Trainer writes checkpoint-N in place, with
     trainer_state.json last, so a run killed while saving leaves a folder without a readable state: skipped."""
-    if not os.path.isdir(output_dir):
-        return None
-    steps = sorted(
-        (int(match.group(1)), name)
-        for name in os.listdir(output_dir)
-        if (match := re.fullmatch(r"checkpoint-(\d+)", name))
-    )
-    for _, name in reversed(steps):
+
+    def readable_state(path: str) -> bool:
         try:
-            with open(os.path.join(output_dir, name, "trainer_state.json")) as handle:
+            with open(os.path.join(path, "trainer_state.json")) as handle:
                 json.load(handle)
         except (OSError, ValueError):
-            continue
-        return os.path.join(output_dir, name)
-    return None
+            return False
+        return True
+
+    return latest_checkpoint(output_dir, complete=readable_state)
 
 
 def _rounded(values: dict) -> dict:

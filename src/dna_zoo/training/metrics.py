@@ -1,16 +1,12 @@
 """Evaluation metrics for fine-tuning (scikit-learn / scipy): MCC, F1, accuracy, AUROC, AUPRC, Pearson, Spearman."""
 
 import numpy as np
+from scipy.special import expit, softmax
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, matthews_corrcoef, roc_auc_score
 
 # the metric that picks the best checkpoint and drives early stopping, per task (higher is better for all)
 BEST_METRIC = {"classification": "mcc", "token": "mcc", "multilabel": "f1_macro", "regression": "pearson"}
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(-1, keepdims=True))
-    return shifted / shifted.sum(-1, keepdims=True)
 
 
 def _ranking(labels: np.ndarray, scores: np.ndarray) -> dict:
@@ -26,7 +22,7 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict:
     logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
     keep = labels != -100
     logits, labels = logits[keep], labels[keep]
-    probabilities, predictions = softmax(logits), logits.argmax(-1)
+    probabilities, predictions = softmax(logits, axis=-1), logits.argmax(-1)
     binary = logits.shape[-1] == 2
     metrics = {
         "accuracy": float(accuracy_score(labels, predictions)),
@@ -49,7 +45,7 @@ def multilabel_metrics(logits: np.ndarray, labels: np.ndarray) -> dict:
         "subset_accuracy": float((predictions == labels).all(1).mean()),
         "f1_macro": float(f1_score(labels, predictions, average="macro", zero_division=0)),
         "mcc": float(np.mean(mcc)),
-        **_ranking(labels, 1 / (1 + np.exp(-logits))),
+        **_ranking(labels, expit(logits)),
     }
 
 

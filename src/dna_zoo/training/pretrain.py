@@ -24,6 +24,7 @@ from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES
 from ..data.windows import loss_mask, windows_dataset
 from ..plots import plot_curves
+from .runs import latest_checkpoint, refuse_reuse
 
 
 @dataclass
@@ -133,16 +134,6 @@ def collate(tokenizer):
     return pad
 
 
-def _latest_checkpoint(output_dir: str) -> str | None:
-    if not os.path.isdir(output_dir):
-        return None
-    names = os.listdir(output_dir)  # a "checkpoint-N.partial" folder is a write that was killed: never resumed from
-    steps = [
-        int(name.split("-")[1]) for name in names if name.startswith("checkpoint-") and name.split("-")[1].isdigit()
-    ]
-    return os.path.join(output_dir, f"checkpoint-{max(steps)}") if steps else None
-
-
 class Masker:
     """MLM masking whose masks depend only on (seed, process, micro-batch): identical after a resume."""
 
@@ -188,11 +179,8 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
     An `output_dir` that already holds checkpoints is refused unless `resume` (continue) or `overwrite` (start
     over, replacing them).
     """
-    if not (resume or overwrite) and _latest_checkpoint(config.output_dir):
-        raise FileExistsError(
-            f"{config.output_dir} holds checkpoints of an earlier run: pass resume=True (--resume) to continue it "
-            "or overwrite=True (--overwrite) to start over"
-        )
+    checkpoint = latest_checkpoint(config.output_dir)
+    refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation,
         mixed_precision=config.mixed_precision,
@@ -232,8 +220,7 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     step, losses, evaluations = 0, [], []
-    checkpoint = _latest_checkpoint(config.output_dir) if resume else None
-    if checkpoint:
+    if checkpoint and resume:
         accelerator.load_state(checkpoint)
         with open(os.path.join(checkpoint, "progress.json")) as handle:
             progress = json.load(handle)
@@ -263,7 +250,7 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             if not np.isfinite(losses[-1]):
-                last = _latest_checkpoint(config.output_dir)
+                last = latest_checkpoint(config.output_dir)
                 raise FloatingPointError(f"loss is {losses[-1]} at step {step}; last good checkpoint: {last}")
             if len(validation) and (step % config.eval_every == 0 or step == config.steps):
                 evaluations.append([step, evaluate(model, validation_loader, masker, accelerator.device)])
