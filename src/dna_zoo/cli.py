@@ -55,9 +55,14 @@ def convert_command(args) -> None:
     print(f"converted {args.source} -> {args.destination}\nparity report:\n{report}")
 
 
-def embed_command(args) -> None:
+def refuse_existing_output(args) -> None:
+    """Output files are never replaced unless --overwrite says so."""
     if os.path.exists(args.out) and not args.overwrite:
         raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+
+
+def embed_command(args) -> None:
+    refuse_existing_output(args)
     path = resolve_model(args.model)
     model, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     options = dict(
@@ -68,7 +73,7 @@ def embed_command(args) -> None:
         window=args.window,
         overlap=args.overlap,
     )
-    records = read_fasta(args.fasta) if os.path.getsize(args.fasta) else iter(())
+    records = read_fasta(args.fasta)
     temporary = args.out + ".partial"  # a killed run never leaves a half-written output
     count = 0
     if args.out.endswith(".parquet"):  # streamed: one chunk of records in memory at a time
@@ -78,7 +83,7 @@ def embed_command(args) -> None:
         writer = None
         for chunk in iter(lambda: list(itertools.islice(records, args.chunk_size)), []):
             names, sequences = zip(*chunk)
-            vectors = embed(model, tokenizer, list(sequences), **options).astype(np.float32)  # (N, H)
+            vectors = embed(model, tokenizer, sequences, **options).astype(np.float32)  # (N, H)
             embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
             table = pa.table({"name": names, "length": [len(s) for s in sequences], "embedding": embedding})
             writer = writer or pq.ParquetWriter(temporary, table.schema)
@@ -91,8 +96,9 @@ def embed_command(args) -> None:
             writer.close()
         shape = f"{count} x {model.config.hidden_size}"
     else:
-        names, sequences = zip(*records) if os.path.getsize(args.fasta) else ((), ())
-        vectors = embed(model, tokenizer, list(sequences), **options)
+        pairs = list(records)
+        names, sequences = [name for name, _ in pairs], [sequence for _, sequence in pairs]
+        vectors = embed(model, tokenizer, sequences, **options)
         with open(temporary, "wb") as handle:
             np.savez(handle, names=np.array(names), embeddings=vectors)
         count, shape = len(names), " x ".join(map(str, vectors.shape))
@@ -101,8 +107,7 @@ def embed_command(args) -> None:
 
 
 def score_variants_command(args) -> None:
-    if os.path.exists(args.out) and not args.overwrite:
-        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    refuse_existing_output(args)
     head = AutoModelForCausalLM if args.causal else AutoModelForMaskedLM
     path = resolve_model(args.model)
     model, tokenizer = head.from_pretrained(path), AutoTokenizer.from_pretrained(path)
@@ -179,8 +184,7 @@ def predict_command(args) -> None:
 
     from .inference import predict
 
-    if os.path.exists(args.out) and not args.overwrite:
-        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    refuse_existing_output(args)
     path = resolve_model(args.model)
     architectures = AutoConfig.from_pretrained(path).architectures or []
     token_task = any("TokenClassification" in name for name in architectures)
