@@ -15,6 +15,14 @@ def _outputs(model, input_ids, attention_mask, **kwargs):
     return out.logits if hasattr(out, "logits") else out.last_hidden_state
 
 
+def enable_activation_checkpointing(model) -> None:
+    """transformers 5.23 renamed gradient checkpointing to activation checkpointing (the old name is deprecated)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 class FamilyModelTests:
     config_class = None
     model_classes: dict = {}
@@ -83,7 +91,7 @@ class FamilyModelTests:
             for checkpointing in (False, True):
                 model = self.make_model(cls).train()
                 if checkpointing:
-                    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                    enable_activation_checkpointing(model)
                     assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
                 input_ids, attention_mask = self.make_batch(model.config)
                 out = model(input_ids=input_ids, attention_mask=attention_mask)

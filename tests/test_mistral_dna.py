@@ -21,6 +21,7 @@ from dna_zoo import (
     MistralDNAModel,
 )
 from dna_zoo.models import layers
+from dna_zoo.models.modeling_mistral_dna import CACHE_FIELD
 
 from model_tester import FamilyModelTests
 
@@ -180,20 +181,32 @@ def tiny_lm(preset="tiny", **overrides):
     return MistralDNAForCausalLM(MistralDNAConfig.from_preset(preset, vocab_size=100, **overrides)).eval()
 
 
+@pytest.mark.parametrize("cache_argument", ["cache", "past_key_values"])  # transformers >= 5.24 / earlier name
 @pytest.mark.parametrize("preset", ["tiny", "tiny-dense"])
-def test_kv_cache_decoding_equals_full_recomputation(preset):
+def test_kv_cache_decoding_equals_full_recomputation(preset, cache_argument):
     model = tiny_lm(preset)
     input_ids, _ = padded_batch(lengths=(14,))
     with torch.no_grad():
         full = model(input_ids=input_ids, use_cache=False).logits
         out = model(input_ids=input_ids[:, :6], use_cache=True)
         steps = [out.logits]
-        cache = out.past_key_values
+        cache = getattr(out, CACHE_FIELD)
         for position in range(6, 14):
-            out = model(input_ids=input_ids[:, position : position + 1], past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+            out = model(input_ids=input_ids[:, position : position + 1], use_cache=True, **{cache_argument: cache})
+            cache = getattr(out, CACHE_FIELD)
             steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "tiny-dense"])
+def test_greedy_generation_with_the_cache_equals_generation_without(preset):
+    """generate() hands the cache over under the installed release's name; a model that missed it would decode
+    later tokens without their past and differ from full recomputation."""
+    model = tiny_lm(preset)
+    prompt = padded_batch(lengths=(5,))[0]
+    with_cache = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=True)
+    without = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=False)
+    assert torch.equal(with_cache, without)
 
 
 def test_sampling_generation_runs_and_respects_length():

@@ -94,7 +94,7 @@ class MistralDNAConfig(DNAConfig):
     presets = PRESETS
     config_from_original = staticmethod(config_from_original)
     model_type = "mistral_dna"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]  # the KV cache's name after / before 5.24
 
     def __init__(
         self,

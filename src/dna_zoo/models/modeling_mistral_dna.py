@@ -8,6 +8,8 @@ with transformers' conversion mapping (and reverted on save, so saved files keep
 This file travels to the Hub as remote code: it imports only torch, transformers and its siblings.
 """
 
+import inspect
+
 import torch
 from torch import nn
 from transformers import initialization as init
@@ -33,6 +35,21 @@ from .layers import (
     sequence_classification_loss,
 )
 from .pretrained import DNAPreTrainedModel
+
+# transformers 5.24 renamed the KV cache from `past_key_values` to `cache`: in `forward` (generate passes it by that
+# name), in output classes and in the mask functions. Models here accept both names and call transformers with the
+# name of the installed release, so every release of the declared range decodes with its cache.
+CACHE_FIELD = "cache" if "cache" in MoeModelOutputWithPast.__dataclass_fields__ else "past_key_values"
+MASK_CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+
+
+def take_cache(cache, kwargs: dict):
+    """The KV cache of a forward call, passed as `cache` or (before transformers 5.24) `past_key_values`."""
+    legacy = kwargs.pop("past_key_values", None)
+    if cache is not None and legacy is not None:
+        raise ValueError("pass the KV cache once, as `cache` or as `past_key_values`, not both")
+    return legacy if cache is None else cache
+
 
 register_checkpoint_conversion_mapping(
     MistralDNAConfig.model_type,
@@ -75,12 +92,12 @@ class MistralDNADecoderLayer(GradientCheckpointingLayer):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        past_key_values=None,
+        cache=None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Returns hidden states (B, L, H), attention weights (eager only) and router logits (B * L, E) or None."""
         attn_output, attn_weights = self.self_attn(
-            self.input_layernorm(hidden_states), attention_mask, position_embeddings, past_key_values, **kwargs
+            self.input_layernorm(hidden_states), attention_mask, position_embeddings, cache, **kwargs
         )
         hidden_states = hidden_states + attn_output
         normed = self.post_attention_layernorm(hidden_states)
@@ -99,7 +116,7 @@ class MistralDNAPreTrainedModel(DNAPreTrainedModel):
     head_prefixes = ("lm_head.", "score.")
     supports_gradient_checkpointing = True
     _no_split_modules = ["MistralDNADecoderLayer"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
     _supports_sdpa = True
     _supports_attention_backend = True
 
@@ -138,7 +155,7 @@ class MistralDNAModel(MistralDNAPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
@@ -146,6 +163,7 @@ class MistralDNAModel(MistralDNAPreTrainedModel):
         output_router_logits: bool | None = None,
         **kwargs,
     ) -> MoeModelOutputWithPast:
+        cache = take_cache(cache, kwargs)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         config = self.config
@@ -154,20 +172,20 @@ class MistralDNAModel(MistralDNAPreTrainedModel):
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         if output_router_logits is None:
             output_router_logits = config.output_router_logits
-        if use_cache and past_key_values is None and not (self.gradient_checkpointing and self.training):
-            past_key_values = DynamicCache(config=config)
+        if use_cache and cache is None and not (self.gradient_checkpointing and self.training):
+            cache = DynamicCache(config=config)
 
         hidden_states = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, L, H)
         if position_ids is None:
-            past = past_key_values.get_seq_length() if past_key_values is not None else 0
+            past = cache.get_seq_length() if cache is not None else 0
             position_ids = torch.arange(hidden_states.shape[1], device=hidden_states.device).unsqueeze(0) + past
         make_mask = create_causal_mask if config.sliding_window is None else create_sliding_window_causal_mask
         mask = make_mask(
             config=config,
             inputs_embeds=hidden_states,
             attention_mask=attention_mask,
-            past_key_values=past_key_values,
             position_ids=position_ids,
+            **{MASK_CACHE_ARGUMENT: cache},
         )
         position_embeddings = self.rotary(hidden_states, position_ids)  # cos, sin (B, L, D)
 
@@ -175,7 +193,7 @@ class MistralDNAModel(MistralDNAPreTrainedModel):
         all_attentions, all_router_logits = [], []
         for layer in self.layers:
             hidden_states, attn_weights, router_logits = layer(
-                hidden_states, mask, position_embeddings, past_key_values, **kwargs
+                hidden_states, mask, position_embeddings, cache, **kwargs
             )
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
@@ -187,7 +205,7 @@ class MistralDNAModel(MistralDNAPreTrainedModel):
             all_hidden_states[-1] = hidden_states
         return MoeModelOutputWithPast(
             last_hidden_state=hidden_states,
-            past_key_values=past_key_values if use_cache else None,
+            **{CACHE_FIELD: cache if use_cache else None},
             hidden_states=tuple(all_hidden_states) if output_hidden_states else None,
             attentions=tuple(all_attentions) if output_attentions else None,
             router_logits=tuple(all_router_logits) if output_router_logits and all_router_logits else None,
@@ -235,7 +253,7 @@ class MistralDNAForCausalLM(MistralDNAPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -252,7 +270,7 @@ class MistralDNAForCausalLM(MistralDNAPreTrainedModel, GenerationMixin):
             input_ids,
             attention_mask,
             position_ids,
-            past_key_values,
+            take_cache(cache, kwargs),
             inputs_embeds,
             use_cache,
             output_router_logits=wants_router_logits,
@@ -274,7 +292,7 @@ class MistralDNAForCausalLM(MistralDNAPreTrainedModel, GenerationMixin):
             loss=loss,
             aux_loss=aux_loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             router_logits=outputs.router_logits if output_router_logits else None,
