@@ -5,13 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers (model_tester, reference_*) import as top-level modules
 
-import dna_zoo  # noqa: E402
 import transformers  # noqa: E402
+
+import dna_zoo  # noqa: E402
 
 # dna_zoo must not call a deprecated API of transformers (or of anything else): a release inside the declared range
 # may remove it. setup.cfg turns deprecation warnings attributed to dna_zoo's own modules into errors; the two guards
-# below catch the others (in the package and in these tests): a warning attributed to the deprecated function itself, called by dna_zoo, and the
-# deprecations transformers logs instead of warning.
+# below catch the others, in the package and in these tests: a warning attributed to the deprecated function itself
+# when dna_zoo calls it, and the deprecations transformers logs instead of warning.
 SOURCE = (str(Path(dna_zoo.__file__).parent), str(Path(__file__).parent))  # the package and its tests
 LIBRARY = str(Path(transformers.__file__).parent)
 PLUMBING = (str(Path(logging.__file__).parent), str(Path(warnings.__file__).parent / "functools.py"))

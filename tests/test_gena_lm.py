@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +12,7 @@ from transformers import (
     AutoModelForTokenClassification,
     BigBirdConfig,
     BigBirdForMaskedLM,
+    BigBirdForPreTraining,
 )
 
 from dna_zoo import (
@@ -176,9 +179,10 @@ def write_checkpoint(path, weights, config):
     save_file(weights, str(path / "model.safetensors"))
 
 
+@pytest.mark.parametrize("architecture", ["BertForMaskedLM", "BertForPreTraining"])  # no pooler / pooler + NSP head
 @pytest.mark.parametrize("last_layer_norm", [False, True])
-def test_gena_bert_fork_matches_independent_reference(tmp_path, last_layer_norm):
-    weights, config = random_gena_checkpoint(last_layer_norm)
+def test_gena_bert_fork_matches_independent_reference(tmp_path, last_layer_norm, architecture):
+    weights, config = random_gena_checkpoint(last_layer_norm, architecture=architecture)
     write_checkpoint(tmp_path, weights, config)
     model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
     assert model.config.pre_layer_norm and model.config.last_layer_norm is last_layer_norm
@@ -188,6 +192,92 @@ def test_gena_bert_fork_matches_independent_reference(tmp_path, last_layer_norm)
         actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
     real = attention_mask.bool()
     torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+def test_a_masked_lm_save_without_pooler_loads_for_every_head(tmp_path):
+    """The original code's BertForMaskedLM / BertForTokenClassification have no pooler (as in HF BERT)."""
+    weights, config = random_gena_checkpoint(False)
+    assert not any("pooler" in key for key in weights)
+    write_checkpoint(tmp_path, weights, config)
+    assert GenaLMForMaskedLM.from_pretrained(tmp_path).model.pooler is None
+    assert GenaLMForTokenClassification.from_pretrained(tmp_path, num_labels=3).model.pooler is None
+    classifier = GenaLMForSequenceClassification.from_pretrained(tmp_path, num_labels=2)  # a new head: pooler too
+    assert classifier.model.pooler is not None
+    mean_pooled = GenaLMForSequenceClassification.from_pretrained(tmp_path, num_labels=2, classifier_pooling="mean")
+    assert mean_pooled.model.pooler is None
+
+
+def test_a_pretraining_save_keeps_its_pooler_for_the_classifier(tmp_path):
+    weights, config = random_gena_checkpoint(False, architecture="BertForPreTraining")
+    write_checkpoint(tmp_path, weights, config)
+    classifier = GenaLMForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
+    torch.testing.assert_close(classifier.model.pooler.weight, weights["bert.pooler.dense.weight"])
+
+
+@pytest.mark.parametrize("rotary_dim", [2, 4, 8], ids=["partial-2", "partial-4", "whole-head"])
+def test_gena_rotary_checkpoint_matches_independent_reference(tmp_path, rotary_dim):
+    weights, config = random_gena_checkpoint(True, rotary_dim=rotary_dim)  # head dim 8
+    write_checkpoint(tmp_path, weights, config)
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    assert model.config.position_embedding_type == "rotary" and model.config.rotary_dim == rotary_dim
+    input_ids, attention_mask = padded_batch([30, 17])
+    expected = reference_logits(weights, input_ids, attention_mask, 2, 4, 1e-12, True, rotary_dim=rotary_dim)
+    with torch.no_grad():
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
+
+
+ORIGINAL_CONFIGS = Path(__file__).parent / "data" / "gena_lm" / "configs"
+EXPECTED_TRANSLATIONS = {  # the original code's configs (AIRI, MIT): what each must become
+    "L12-H768-A12-V32k-preln.json": dict(pre_layer_norm=True, last_layer_norm=False, layer_norm_eps=1e-12),
+    "L12-H768-A12-V32k-preln-lastln.json": dict(pre_layer_norm=True, last_layer_norm=True, layer_norm_eps=1e-12),
+    "L24-H1024-A16-V32k-preln-lastln.json": dict(
+        pre_layer_norm=True, last_layer_norm=True, layer_norm_eps=1e-5, num_hidden_layers=24, hidden_size=1024
+    ),
+    "hf_bigbird_L12-H768-A12-V32k-L4096.json": dict(
+        pre_layer_norm=False,
+        last_layer_norm=False,
+        attention_type="block_sparse",
+        block_size=64,
+        num_random_blocks=3,
+        max_position_embeddings=4096,
+        hidden_act="gelu_new",
+    ),
+}
+SPARSE_CONFIGS = [
+    "L12-H768-A12-V32k-L4096-preln-lastln-sparse-ln1e-05.json",
+    "L12-H768-A12-V32k-L4096-preln-sparse-rope.json",
+]
+
+
+def test_every_original_config_is_covered():
+    assert {path.name for path in ORIGINAL_CONFIGS.glob("*.json")} == {*EXPECTED_TRANSLATIONS, *SPARSE_CONFIGS}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TRANSLATIONS))
+def test_original_config_translates(tmp_path, name):
+    shutil.copy(ORIGINAL_CONFIGS / name, tmp_path / "config.json")
+    config = GenaLMConfig.from_pretrained(tmp_path)
+    for field, value in EXPECTED_TRANSLATIONS[name].items():
+        assert getattr(config, field) == value, field
+    assert config.vocab_size == 32000 and config.pad_token_id == 3 and config.position_embedding_type == "absolute"
+
+
+@pytest.mark.parametrize("name", SPARSE_CONFIGS)
+def test_deepspeed_sparse_configs_are_refused_at_config_time(tmp_path, name):
+    shutil.copy(ORIGINAL_CONFIGS / name, tmp_path / "config.json")
+    with pytest.raises(NotImplementedError, match="not supported.*sparse_config_cls='deepspeed.ops.sparse_attention"):
+        GenaLMConfig.from_pretrained(tmp_path)
+
+
+def test_the_rotary_original_config_without_its_sparse_attention_translates(tmp_path):
+    raw = json.loads((ORIGINAL_CONFIGS / "L12-H768-A12-V32k-L4096-preln-sparse-rope.json").read_text())
+    del raw["sparse_config_cls"], raw["sparse_attention"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    config = GenaLMConfig.from_pretrained(tmp_path)
+    assert (config.position_embedding_type, config.rotary_dim, config.rotary_base) == ("rotary", 32, 10000)
+    assert config.max_position_embeddings == 4096 and config.attention_type == "full"
 
 
 def test_last_layer_norm_defaults_to_pre_layer_norm_when_absent(tmp_path):
@@ -206,12 +296,29 @@ def test_unknown_key_in_gena_checkpoint_is_refused(tmp_path):
         GenaLMForMaskedLM.from_pretrained(tmp_path)
 
 
-def test_gena_sparse_checkpoints_are_refused_clearly(tmp_path):
+@pytest.mark.parametrize("key,value", [("sparse_config_file", "sparse.json"), ("sparse_attention", {"block": 64})])
+def test_gena_sparse_checkpoints_are_refused_clearly(tmp_path, key, value):
     weights, config = random_gena_checkpoint(False)
-    config["sparse_config_file"] = "sparse_config.json"
+    config[key] = value
     write_checkpoint(tmp_path, weights, config)
     with pytest.raises(NotImplementedError, match="DeepSpeed"):
         GenaLMForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_bigbird_pretraining_save_loads_as_masked_lm_and_base_model(tmp_path):
+    torch.manual_seed(0)
+    reference = BigBirdForPreTraining(bigbird_reference().config).eval()
+    reference.save_pretrained(tmp_path)
+    input_ids, attention_mask = padded_batch([400, 290])
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    base = GenaLMModel.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask)
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        pooled = base(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+    real = attention_mask.bool()
+    torch.testing.assert_close(actual[real], expected.prediction_logits[real], atol=1e-4, rtol=0)
+    torch.testing.assert_close(pooled, reference.bert(input_ids, attention_mask).pooler_output, atol=1e-4, rtol=0)
 
 
 # ---------------------------------------------------------------- heads
@@ -342,7 +449,9 @@ def test_rmt_loads_a_pretrained_backbone(tmp_path):
     backbone = GenaLMForMaskedLM(GenaLMConfig.from_preset("tiny"))
     backbone.save_pretrained(tmp_path)
     model = GenaLMRMTForSequenceClassification.from_pretrained(tmp_path, rmt_memory_tokens=4, num_labels=3)
-    torch.testing.assert_close(model.model.pooler.weight, backbone.model.pooler.weight)
+    for name, weight in backbone.model.state_dict().items():  # a masked LM has no pooler: the head initialises it
+        torch.testing.assert_close(model.model.state_dict()[name], weight, msg=name)
+    assert backbone.model.pooler is None and model.model.pooler is not None
     assert model.memory.shape == (4, 32) and model.classifier.out_features == 3
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -185,6 +186,43 @@ def test_missing_backbone_weight_is_an_error_naming_it(tmp_path):
     write_v2_checkpoint(tmp_path, weights, config)
     with pytest.raises(CheckpointKeyError, match=r"layers\.1\.mlp\.down_proj\.weight"):
         NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "dropped", ["lm_head.dense.weight", "lm_head.bias", "lm_head.layer_norm.weight", "lm_head.decoder.weight"]
+)
+def test_a_head_missing_in_part_is_an_error_not_random(tmp_path, dropped):
+    weights, config = random_v2_checkpoint()
+    del weights[dropped]
+    write_v2_checkpoint(tmp_path, weights, config)
+    with pytest.raises(CheckpointKeyError, match=re.escape(dropped)):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_the_head_of_the_checkpoints_own_architecture_must_load(tmp_path):
+    weights, config = random_v2_checkpoint()
+    assert config["architectures"] == ["EsmForMaskedLM"]
+    for key in [key for key in weights if key.startswith("lm_head.")]:
+        del weights[key]
+    write_v2_checkpoint(tmp_path, weights, config)
+    with pytest.raises(CheckpointKeyError, match="its own architecture's head missing: lm_head"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+    NucleotideTransformerModel.from_pretrained(tmp_path)  # the encoder alone is all there
+
+
+def test_a_v2_config_resaved_with_model_type_esm_is_still_v2(tmp_path):
+    """InstaDeep's remote EsmConfig writes model_type "esm" on a re-save: the SwiGLU layout must still be found."""
+    weights, config = random_v2_checkpoint()
+    write_v2_checkpoint(tmp_path, weights, {**config, "model_type": "esm"})
+    model = NucleotideTransformerForMaskedLM.from_pretrained(tmp_path).eval()
+    assert model.config.mlp_type == "swiglu" and model.config.position_embedding_type == "rotary"
+    input_ids, attention_mask = padded_batch(vocab_size=4107, masks=())
+    expected = reference_logits(
+        weights, input_ids, attention_mask, config["num_hidden_layers"], config["num_attention_heads"]
+    )
+    with torch.no_grad():
+        actual = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    torch.testing.assert_close(actual[attention_mask.bool()], expected[attention_mask.bool()], atol=1e-4, rtol=0)
 
 
 def test_new_head_on_pretrained_backbone_is_allowed(tmp_path):

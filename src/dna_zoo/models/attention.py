@@ -17,12 +17,16 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate queries or keys (B, H, L, D) by positions given as cos, sin of shape (B, L, D)."""
-    return x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1)
+    """Rotate queries or keys (B, H, L, D) by positions given as cos, sin of shape (B, L, R): the first R <= D
+    dimensions are rotated (partial rotary when R < D), the others pass unchanged."""
+    rotary_dim = cos.shape[-1]
+    rotated = x[..., :rotary_dim] * cos.unsqueeze(1) + rotate_half(x[..., :rotary_dim]) * sin.unsqueeze(1)
+    return rotated if rotary_dim == x.shape[-1] else torch.cat((rotated, x[..., rotary_dim:]), dim=-1)
 
 
 class RotaryEmbedding(nn.Module):
-    """Rotary position embeddings over the full head dimension, half-split form (as ESM and Llama)."""
+    """Rotary position embeddings, half-split form (as ESM and Llama), over `head_dim` dimensions: the whole head,
+    or its first dimensions for partial rotary."""
 
     def __init__(self, head_dim: int, base: float = 10000.0):
         super().__init__()

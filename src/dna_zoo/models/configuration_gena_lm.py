@@ -84,6 +84,11 @@ _COMMON_FIELDS = (
 )
 
 
+# Keys by which the GENA fork's configs ask for DeepSpeed sparse attention (sparse_config_cls + sparse_attention in the
+# published configs; sparse_config_file in some training scripts).
+SPARSE_KEYS = ("sparse_config_cls", "sparse_attention", "sparse_config_file")
+
+
 def config_from_original(raw: dict) -> dict | None:
     """Translate a GENA BERT-fork config (`model_type: bert`) or a transformers BigBird one (`big_bird`)."""
     model_type = raw.get("model_type")
@@ -104,9 +109,24 @@ def config_from_original(raw: dict) -> dict | None:
             tie_word_embeddings=raw.get("tie_word_embeddings", True),
         )
         return fields
-    if raw.get("sparse_config_file") or raw.get("rotary_dim"):
+    sparse = {key: raw[key] for key in SPARSE_KEYS if raw.get(key)}
+    if sparse:
         raise NotImplementedError(
-            "GENA 'sparse' checkpoints (DeepSpeed block-sparse attention, rotary_dim) are not supported yet"
+            f"GENA 'sparse' checkpoints are not supported: this config asks for DeepSpeed block-sparse attention "
+            f"({', '.join(f'{key}={value!r}' for key, value in sparse.items())}), whose per-head random layouts "
+            "dna_zoo does not reproduce; the dense GENA BERT checkpoints and the BigBird one are supported"
+        )
+    position_embedding_type = raw.get("position_embedding_type", "absolute")
+    if position_embedding_type not in ("absolute", "rotary"):
+        raise NotImplementedError(
+            f"GENA BERT checkpoints with position_embedding_type {position_embedding_type!r} are not supported "
+            "(only 'absolute' and 'rotary')"
+        )
+    if position_embedding_type == "rotary":
+        fields.update(
+            position_embedding_type="rotary",
+            rotary_dim=raw.get("rotary_dim"),  # the fork's default: the whole head dimension
+            rotary_base=raw.get("rotary_base") or 10000.0,
         )
     pre_layer_norm = raw.get("pre_layer_norm", False)
     fields.update(
@@ -131,9 +151,10 @@ class GenaLMConfig(DNAConfig):
         block_size, num_random_blocks, num_window_blocks, num_global_blocks: block-sparse layout (64, 3, 3 and 1 in
             gena-lm-bigbird-base-t2t, as in BigBird).
         type_vocab_size: token type embeddings (2, for sequence pairs).
-        position_embedding_type: "absolute" (learned table, as published) or "rotary" (rotary over the full head
-            dimension, base `rotary_base`, no position table; the partial rotary of GENA's "sparse" checkpoints
-            is not supported).
+        position_embedding_type: "absolute" (learned table, as published) or "rotary" (no position table; queries
+            and keys rotated, half-split form, over their first `rotary_dim` dimensions, base `rotary_base`, as in
+            the GENA fork).
+        rotary_dim: dimensions of each head that rotary positions rotate (None: the whole head).
         classifier_pooling: "pooler" (BERT: dense + tanh on [CLS], as GENA fine-tuning does), "mean" or "cls".
         classifier_pos_weight: per-label positive weights for multi-label BCE (rare labels).
         rmt_memory_tokens: memory tokens m of the recurrent-memory wrappers (GenaLMRMTFor*).
@@ -163,6 +184,7 @@ class GenaLMConfig(DNAConfig):
         max_position_embeddings: int = 512,
         type_vocab_size: int = 2,
         position_embedding_type: str = "absolute",
+        rotary_dim: int | None = None,
         rotary_base: float = 10000.0,
         layer_norm_eps: float = 1e-12,
         attention_dropout: float = 0.1,
@@ -201,6 +223,12 @@ class GenaLMConfig(DNAConfig):
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
         self.position_embedding_type = position_embedding_type
+        head_dim = hidden_size // num_attention_heads
+        if rotary_dim is not None and not (0 < rotary_dim <= head_dim and rotary_dim % 2 == 0):
+            raise ValueError(
+                f"rotary_dim must be an even number in 2..{head_dim} (the head dimension), got {rotary_dim}"
+            )
+        self.rotary_dim = rotary_dim
         self.rotary_base = rotary_base
         self.layer_norm_eps = layer_norm_eps
         self.attention_dropout = attention_dropout

@@ -50,13 +50,16 @@ PRESETS = {
 def config_from_original(raw: dict) -> dict | None:
     """Translate a published config.json to NucleotideTransformerConfig fields; None if it is not one.
 
-    v1 checkpoints say `model_type: "esm"` (transformers' own ESM: GELU MLP with biases). v2 checkpoints have no
-    model_type and an `auto_map` into InstaDeep's remote `modeling_esm` (SwiGLU MLP, `add_bias_fnn: false`).
+    v1 checkpoints say `model_type: "esm"` (transformers' own ESM: GELU MLP with biases). v2 checkpoints are written
+    by InstaDeep's remote `esm_config.EsmConfig` (SwiGLU MLP, `add_bias_fnn: false`): the Hub files have no
+    model_type and an `auto_map` into that code, and a re-save through it adds `model_type: "esm"`. A v2 config is
+    told apart by InstaDeep's own field `add_bias_fnn` (or that auto_map), never by model_type.
     """
-    is_v1 = raw.get("model_type") == "esm"
-    is_v2 = "model_type" not in raw and ("add_bias_fnn" in raw or "esm" in str(raw.get("auto_map", "")).lower())
-    if not (is_v1 or is_v2):
+    model_type = raw.get("model_type")
+    is_v2 = "add_bias_fnn" in raw or (model_type is None and "esm" in str(raw.get("auto_map", "")).lower())
+    if model_type not in ("esm", None) or (model_type is None and not is_v2):
         return None
+    is_v1 = not is_v2
     if raw.get("emb_layer_norm_before"):
         raise ValueError("ESM checkpoints with a LayerNorm before the encoder are not Nucleotide Transformers")
     fields = dict(

@@ -109,9 +109,17 @@ class GenaLMPreTrainedModel(DNAPreTrainedModel):
     config_class = GenaLMConfig
     config: GenaLMConfig
     base_model_prefix = "model"
-    head_prefixes = ("lm_head.", "classifier.")
-    # BERT checkpoints may store the decoder bias twice (it is cls.predictions.bias) and position/type id buffers.
-    _keys_to_ignore_on_load_unexpected = [r"predictions\.decoder\.bias", r"embeddings\.(position_ids|token_type_ids)"]
+    # The pooler counts as a head: masked-LM saves have none, and a head that uses it initialises it when missing.
+    head_prefixes = ("lm_head.", "classifier.", "pooler.")
+    # In published checkpoints but never used: the decoder bias stored twice (it is cls.predictions.bias), position
+    # and type id buffers, the rotary frequencies of the fork's rotary layers, and the next-sentence head of
+    # BertForPreTraining / BigBirdForPreTraining saves.
+    _keys_to_ignore_on_load_unexpected = [
+        r"predictions\.decoder\.bias",
+        r"embeddings\.(position_ids|token_type_ids)",
+        r"attention\.self\.rotary_emb\.inv_freq",
+        r"^cls\.seq_relationship\.",
+    ]
     supports_gradient_checkpointing = True
     _no_split_modules = ["GenaLMLayer"]
     _supports_sdpa = True
@@ -123,24 +131,26 @@ class GenaLMPreTrainedModel(DNAPreTrainedModel):
 
 
 class GenaLMModel(GenaLMPreTrainedModel):
-    """The encoder; `pooler_output` is dense + tanh on the first ([CLS]) token, as in BERT.
+    """The encoder; `pooler_output` is dense + tanh on the first ([CLS]) token, as in BERT. As in transformers' BERT,
+    heads that never use the pooler (masked LM, token classification) build the encoder without it
+    (`add_pooling_layer=False`), so the original code's saves, which have none, load exactly.
 
     Block-sparse models pad inputs to a multiple of the block size and run BigBird attention when the input is
     longer than (5 + 2r) * block_size tokens, full attention otherwise (decided per call: nothing is switched
     for later calls, unlike transformers' BigBird).
     """
 
-    def __init__(self, config: GenaLMConfig):
+    def __init__(self, config: GenaLMConfig, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = GenaLMEmbeddings(config)
         self.layers = nn.ModuleList(GenaLMLayer(config, i) for i in range(config.num_hidden_layers))
         head_dim = config.hidden_size // config.num_attention_heads
         rotary = config.position_embedding_type == "rotary"
-        self.rotary = RotaryEmbedding(head_dim, config.rotary_base) if rotary else None
+        self.rotary = RotaryEmbedding(config.rotary_dim or head_dim, config.rotary_base) if rotary else None
         self.final_norm = (
             nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.last_layer_norm else None
         )
-        self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         self.gradient_checkpointing = False
         self.post_init()
 
@@ -194,7 +204,7 @@ class GenaLMModel(GenaLMPreTrainedModel):
         position_embeddings = None
         if self.rotary is not None:
             positions = torch.arange(hidden_states.shape[1], device=hidden_states.device).unsqueeze(0)
-            position_embeddings = self.rotary(hidden_states, positions)  # cos, sin (1, L, D)
+            position_embeddings = self.rotary(hidden_states, positions)  # cos, sin (1, L, rotary dim)
         all_hidden_states = [hidden_states] if output_hidden_states else None
         for layer in self.layers:
             hidden_states = layer(hidden_states, mask, position_embeddings)
@@ -202,7 +212,7 @@ class GenaLMModel(GenaLMPreTrainedModel):
                 all_hidden_states.append(hidden_states)
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
-        pooled = torch.tanh(self.pooler(hidden_states[:, 0]))
+        pooled = torch.tanh(self.pooler(hidden_states[:, 0])) if self.pooler is not None else None
         if padding:
             hidden_states = hidden_states[:, :length]
             all_hidden_states = [h[:, :length] for h in all_hidden_states] if output_hidden_states else None
@@ -215,12 +225,17 @@ class GenaLMModel(GenaLMPreTrainedModel):
         )
 
 
+# A pooler saved beside a head that never uses it (a BertForPreTraining save loaded as a masked LM).
+UNUSED_POOLER = r"^(?:bert\.|model\.)?pooler\."
+
+
 class GenaLMForMaskedLM(GenaLMPreTrainedModel):
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+    _keys_to_ignore_on_load_unexpected = [*GenaLMPreTrainedModel._keys_to_ignore_on_load_unexpected, UNUSED_POOLER]
 
     def __init__(self, config: GenaLMConfig):
         super().__init__(config)
-        self.model = GenaLMModel(config)
+        self.model = GenaLMModel(config, add_pooling_layer=False)
         self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.layer_norm_eps, config.hidden_act)
         self.post_init()
 
@@ -243,12 +258,13 @@ class GenaLMForMaskedLM(GenaLMPreTrainedModel):
 
 class GenaLMForSequenceClassification(GenaLMPreTrainedModel):
     """BERT-style classifier on the pooled [CLS] output (or mean / cls pooling by config); single-label,
-    multi-label (optional `classifier_pos_weight` per label) and regression (`num_labels=1`)."""
+    multi-label (optional `classifier_pos_weight` per label) and regression (`num_labels=1`). A pooler absent from
+    the checkpoint (masked-LM saves have none) is part of the new head: initialised, like the classifier."""
 
     def __init__(self, config: GenaLMConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.model = GenaLMModel(config)
+        self.model = GenaLMModel(config, add_pooling_layer=config.classifier_pooling == "pooler")
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -271,10 +287,12 @@ class GenaLMForSequenceClassification(GenaLMPreTrainedModel):
 class GenaLMForTokenClassification(GenaLMPreTrainedModel):
     """Per-token head; labels -100, or positions where `labels_mask` is 0, take no loss."""
 
+    _keys_to_ignore_on_load_unexpected = GenaLMForMaskedLM._keys_to_ignore_on_load_unexpected
+
     def __init__(self, config: GenaLMConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.model = GenaLMModel(config)
+        self.model = GenaLMModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -305,7 +323,7 @@ class GenaLMRecurrentMemory(GenaLMPreTrainedModel):
     Subclasses turn the per-segment hidden states into predictions.
     """
 
-    head_prefixes = ("lm_head.", "classifier.", "memory")
+    head_prefixes = (*GenaLMPreTrainedModel.head_prefixes, "memory")
 
     def __init__(self, config: GenaLMConfig):
         super().__init__(config)

@@ -3,7 +3,8 @@
 transformers' own `from_pretrained` warns about unexpected keys and silently initialises missing ones at
 random. A DNA model loaded that way gives plausible-looking garbage, so dna_zoo refuses instead: a
 checkpoint key that is neither mapped nor known to be unused, or a missing backbone weight, is an error
-that lists the keys. Only task heads (a new classifier on a pretrained backbone) may be missing.
+that lists the keys. Only a new task head (a classifier on a pretrained backbone) may be missing; a head that the
+checkpoint holds in part, or that its own architecture has, must load in full.
 
 This file travels to the Hub as remote code: it imports only torch and transformers.
 """
@@ -65,6 +66,21 @@ def ensure_resolvable(name, filenames, **hub_kwargs) -> None:
         except OSError:
             pass
     raise missing_checkpoint_error(name)
+
+
+# Class-name suffix -> task, for the classes dna_zoo builds and the architectures a published config.json names.
+TASK_SUFFIXES = {
+    "ForMaskedLM": "masked-lm",
+    "ForPreTraining": "masked-lm",  # BERT / BigBird pretraining saves: an MLM head (and an unused next-sentence head)
+    "ForCausalLM": "causal-lm",
+    "ForSequenceClassification": "sequence-classification",
+    "ForTokenClassification": "token-classification",
+}
+
+
+def task_of(class_name: str) -> str:
+    """The task of a model class name ("base" for an encoder or decoder without a head)."""
+    return next((task for suffix, task in TASK_SUFFIXES.items() if class_name.endswith(suffix)), "base")
 
 
 PIPELINE_TAGS = {  # the Hub pipeline of each head, by class-name suffix
@@ -275,33 +291,45 @@ class DNAPreTrainedModel(PreTrainedModel):
                     "ignore_mismatched_sizes=True only to re-initialise those weights for a new task"
                 ) from error
             raise
-        cls._check_loading_info(model, info, str(pretrained_model_name_or_path))
+        cls._check_loading_info(model, info, str(pretrained_model_name_or_path), raw_config)
         if key_mapping is not None:
             # Save in the dna_zoo layout, not back in the original one (transformers reverts load-time renames).
             model._weight_conversions = None
         return (model, info) if wants_info else model
 
     @classmethod
-    def _check_loading_info(cls, model, info: dict, source: str) -> None:
+    def _check_loading_info(cls, model, info: dict, source: str, raw_config: dict) -> None:
+        """Refuse unknown keys and missing weights. Only a new task head may be missing: one that the checkpoint
+        holds in part, or that its own architecture (config.json's `architectures`) has, must load in full."""
         prefix = model.base_model_prefix + "."
-        heads = tuple(cls.head_prefixes)
 
-        def is_head(key: str) -> bool:
-            return key.removeprefix(prefix).startswith(heads)
+        def head_of(key: str) -> str | None:
+            return next((head for head in cls.head_prefixes if key.removeprefix(prefix).startswith(head)), None)
 
         # Known-unused keys declared by any submodule (older transformers 5.x read only the top class's list).
         ignored = {p for m in model.modules() for p in (getattr(m, "_keys_to_ignore_on_load_unexpected", None) or ())}
         unexpected = sorted(
             key
             for key in info["unexpected_keys"]
-            if not is_head(key) and not any(re.search(pattern, key) for pattern in ignored)
+            if head_of(key) is None and not any(re.search(pattern, key) for pattern in ignored)
         )
-        missing = sorted(key for key in info["missing_keys"] if not is_head(key))
-        if unexpected or missing:
+        missing = set(info["missing_keys"])
+        own_head = task_of(cls.__name__) in {task_of(name) for name in raw_config.get("architectures") or ()}
+        tied = set(getattr(model, "_tied_weights_keys", None) or ())  # loaded through their source, not by name
+        incomplete = []
+        for head in sorted({head_of(key) for key in missing} - {None}):
+            loaded = [k for k in model.state_dict() if head_of(k) == head and k not in missing and k not in tied]
+            if loaded or own_head:
+                incomplete += sorted(key for key in missing if head_of(key) == head)
+        backbone = sorted(key for key in missing if head_of(key) is None)
+        if unexpected or backbone or incomplete:
             lines = [f"the weights in {source} do not fit {cls.__name__}:"]
             if unexpected:
                 lines.append(f"  {len(unexpected)} unknown key(s) in the checkpoint: {', '.join(unexpected)}")
-            if missing:
-                lines.append(f"  {len(missing)} weight(s) missing from the checkpoint: {', '.join(missing)}")
+            if backbone:
+                lines.append(f"  {len(backbone)} weight(s) missing from the checkpoint: {', '.join(backbone)}")
+            if incomplete:
+                whose = "its own architecture's" if own_head else "a partly saved"
+                lines.append(f"  {len(incomplete)} weight(s) of {whose} head missing: {', '.join(incomplete)}")
             lines.append("Refusing to load rather than initialise them at random.")
             raise CheckpointKeyError("\n".join(lines))
