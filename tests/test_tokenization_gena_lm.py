@@ -1,4 +1,5 @@
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from transformers import AutoTokenizer
 
 from dna_zoo import GenaLMConfig, GenaLMForMaskedLM, GenaLMTokenizer, InvalidSequenceError
 from dna_zoo.cli import main as cli
+from dna_zoo.data import read_fasta
 
 LAMBDA = Path(__file__).parent / "data" / "lambda_phage.fa.gz"
 TOKENIZER = GenaLMTokenizer()
@@ -120,3 +122,65 @@ def test_train_from_fasta_with_the_cli(tmp_path):
     tokenizer = GenaLMTokenizer.from_pretrained(tmp_path)
     assert len(tokenizer) == 300 and tokenizer.convert_tokens_to_ids("-") == 5
     assert "-" in tokenizer.tokenize("ACGT" + "N" * 12)
+
+
+# ---------------------------------------------------------------- AIRI's published tokenizer files
+
+PUBLISHED = Path(__file__).parents[2] / "shared" / "data" / "gena_lm" / "tokenizers"
+GENOMES = Path(__file__).parents[2] / "shared" / "data" / "genomes"
+PUBLISHED_TOKENIZERS = ["t2t_1000h_multi_32k", "human/BPE_32k"]
+
+
+def published(name: str) -> Path:
+    folder = PUBLISHED / name
+    if not (folder / "tokenizer.json").is_file():
+        pytest.skip(f"AIRI's published tokenizers are not beside this checkout ({folder})")
+    return folder
+
+
+def genome_windows(count=60, seed=0) -> list[str]:
+    """Windows of 50 bp to 5 kb of real genomes: the lambda phage here, and the shared bacteria where present."""
+    rng = random.Random(seed)
+    paths = [LAMBDA, *sorted(GENOMES.glob("[ehsv]*.fa.gz"))[:2]]
+    genomes = [sequence for path in paths for _, sequence in read_fasta(path)]
+    windows = []
+    for _ in range(count):
+        genome = rng.choice(genomes)
+        length = rng.randint(50, 5000)
+        start = rng.randint(0, len(genome) - length)
+        windows.append(genome[start : start + length])
+    return windows
+
+
+@pytest.mark.parametrize("name", PUBLISHED_TOKENIZERS)
+def test_published_tokenizer_gives_the_ids_of_the_tokenizers_library_on_real_genomes(name):
+    folder = published(name)
+    ours, reference = GenaLMTokenizer.from_pretrained(folder), Tokenizer.from_file(str(folder / "tokenizer.json"))
+    assert len(ours) == reference.get_vocab_size() == 32000
+    windows = genome_windows()
+    if "N" in ours.alphabet:  # N runs shorter and longer than the 10 of the t2t normalizer
+        windows += [w[:300] + "N" * n + w[300:600] for w, n in zip(windows, (3, 9, 10, 11, 40, 1000))]
+    encoded = ours(windows)["input_ids"]
+    assert encoded == [e.ids for e in reference.encode_batch(windows)]
+    # soft-masked (lowercase) bases: our policy reads them as upper case; the published pipeline would give [UNK]
+    assert ours([w.lower() for w in windows[:10]])["input_ids"] == encoded[:10]
+    pair = ours(windows[0][:200], windows[1][:200])
+    theirs = reference.encode(windows[0][:200], windows[1][:200])
+    assert pair["input_ids"] == theirs.ids and pair["token_type_ids"] == theirs.type_ids
+
+
+def test_published_t2t_tokenizer_offsets_and_padding():
+    folder = published("t2t_1000h_multi_32k")
+    ours, reference = GenaLMTokenizer.from_pretrained(folder), Tokenizer.from_file(str(folder / "tokenizer.json"))
+    window = genome_windows(1)[0][:400]
+    encoded = ours(window, return_offsets_mapping=True)
+    assert [tuple(o) for o in encoded["offset_mapping"]] == reference.encode(window).offsets
+    batch = ours([window, window[:50]], padding=True, return_tensors="pt")
+    assert batch["input_ids"][1, -1].item() == ours.pad_token_id == 3
+
+
+def test_human_bpe_32k_has_no_n_and_refuses_it_by_name():
+    ours = GenaLMTokenizer.from_pretrained(published("human/BPE_32k"))
+    assert ours.alphabet == "ACGT" and "-" not in ours.all_special_tokens
+    with pytest.raises(InvalidSequenceError, match="'N' at position 4 .*vocabulary has no N"):
+        ours("ACGTNACGT")

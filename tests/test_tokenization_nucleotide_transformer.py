@@ -4,7 +4,8 @@ import pytest
 from transformers import AutoTokenizer, EsmTokenizer
 
 from dna_zoo import InvalidSequenceError, NucleotideTransformerConfig, NucleotideTransformerTokenizer
-from dna_zoo.models.tokenization_dna import kmer_vocabulary
+from dna_zoo.models import tokenization_dna
+from dna_zoo.models.tokenization_dna import kmer_token_ids, kmer_vocabulary
 
 
 def esm_reference(tmp_path, layout):
@@ -125,12 +126,21 @@ def test_save_and_auto_tokenizer_round_trip(tmp_path, layout):
             assert loaded(seq)["input_ids"] == tokenizer(seq)["input_ids"]
 
 
-def test_loads_a_published_vocab_file(tmp_path):
-    """A Hub directory of the original models ships vocab.txt (EsmTokenizer); it loads as ours."""
-    (tmp_path / "vocab.txt").write_text("\n".join(kmer_vocabulary("v1")))
+@pytest.mark.parametrize("layout", ["v1", "v2"])
+def test_a_published_vocab_file_names_its_layout_and_takes_the_vectorised_path(tmp_path, layout, monkeypatch):
+    """A Hub directory of the original models ships vocab.txt (EsmTokenizer); it loads as ours, recognised as the
+    v1 or v2 vocabulary whatever layout is asked for, so plain calls take the vectorised k-mer path."""
+    (tmp_path / "vocab.txt").write_text("\n".join(kmer_vocabulary(layout)))
+    (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "EsmTokenizer", "do_lower_case": false}')
     tokenizer = NucleotideTransformerTokenizer.from_pretrained(tmp_path)
-    reference = esm_reference(tmp_path, "v1")
-    assert tokenizer("ACGTACGGNTT")["input_ids"] == reference("ACGTACGGNTT")["input_ids"]
+    assert tokenizer.layout == layout and tokenizer.model_max_length == (1000 if layout == "v1" else 2048)
+    calls = []
+    monkeypatch.setattr(tokenization_dna, "kmer_token_ids", lambda *a: calls.append(1) or kmer_token_ids(*a))
+    reference = esm_reference(tmp_path, layout)
+    batch = sequences_to_compare()
+    assert tokenizer(batch)["input_ids"] == reference(batch)["input_ids"]
+    padded = tokenizer(batch, padding=True, return_tensors="pt")
+    assert calls == [1, 1] and padded["input_ids"].shape[0] == len(batch)
 
 
 def test_padding_to_a_batch_tensor():

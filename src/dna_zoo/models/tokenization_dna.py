@@ -113,6 +113,12 @@ class DNATokenizer(TokenizersBackend):
         ]
 
     @classmethod
+    def convert_to_native_format(cls, trust_remote_code=False, **kwargs):
+        """dna_zoo tokenizers read their files themselves (`tokenizer_file`, `vocab_file`), the same way on every
+        transformers release and with or without remote code: the files' paths reach `__init__` unchanged."""
+        return kwargs
+
+    @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """`from_pretrained`, refusing a name it cannot find (transformers would build a default tokenizer)."""
         hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
@@ -224,6 +230,15 @@ def _read_vocab_file(path: str) -> dict[str, int]:
         return {line.strip(): i for i, line in enumerate(handle.read().splitlines())}
 
 
+def _read_tokenizer_json(path: str, model_type: str) -> dict:
+    """The "model" section of a tokenizer.json, which must be of `model_type` (BPE, WordLevel)."""
+    with open(path, encoding="utf-8") as handle:
+        model = json.load(handle)["model"]
+    if model.get("type") != model_type:
+        raise ValueError(f"{path} holds a {model.get('type')} tokenizer; a {model_type} one is expected here")
+    return model
+
+
 class NucleotideTransformerTokenizer(DNATokenizer):
     """Nucleotide Transformer 6-mer tokenizer (Rust-backed WordLevel).
 
@@ -257,17 +272,23 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         bos_token: str = "<bos>",
         **kwargs,
     ):
-        vocab_file = kwargs.pop("vocab_file", None)
+        vocab_file, tokenizer_file = kwargs.pop("vocab_file", None), kwargs.pop("tokenizer_file", None)
         if isinstance(vocab, str):
             vocab = _read_vocab_file(vocab)
+        elif vocab is None and tokenizer_file is not None and os.path.isfile(tokenizer_file):
+            vocab = _read_tokenizer_json(tokenizer_file, "WordLevel")["vocab"]
         elif vocab is None and vocab_file is not None and os.path.isfile(vocab_file):
             vocab = _read_vocab_file(vocab_file)
         elif vocab is None:
             vocab = {token: i for i, token in enumerate(kmer_vocabulary(layout, k))}
+        # The published vocabularies name their layout (the v1 vocab.txt of the 500m / 2.5b models, or v2); any other
+        # vocabulary keeps the layout asked for and is tokenized by the Rust pipeline only.
+        standard = [name for name in ("v2", "v1") if vocab == {t: i for i, t in enumerate(kmer_vocabulary(name, k))}]
+        self._standard_vocab = bool(standard)
+        layout = standard[0] if standard else layout
         self.layout = layout
         self.k = k
         self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
-        self._standard_vocab = vocab == {token: i for i, token in enumerate(kmer_vocabulary(layout, k))}
         self._first_ids = (vocab.get("A" * k), vocab.get("A"))  # first k-mer and first single-base ids
 
         unk, cls = str(unk_token), str(cls_token)  # AddedToken objects on reload
@@ -407,8 +428,11 @@ class DNABPETokenizer(DNATokenizer):
     """Byte-pair encoding over DNA (Rust-backed), BERT template `[CLS] A [SEP]` (pairs `[CLS] A [SEP] B [SEP]`).
 
     The alphabet is the set of single letters (A C G T N and IUPAC codes) the vocabulary holds: a letter outside
-    it is an error, not `[UNK]`. Subclasses set `default_vocabulary` (a tokenizer.json shipped beside this file,
-    used when the tokenizer is built with no vocabulary), `special_tokens` and `configure_pipeline`.
+    it is an error, not `[UNK]`. Loaded from a tokenizer.json (a published one, or a save), the whole Rust pipeline
+    is the file's own, so ids equal those of the `tokenizers` library on the same file; the input policy runs
+    before it. Subclasses set `default_vocabulary` (a tokenizer.json shipped beside this file, used when the
+    tokenizer is built with no vocabulary), `special_tokens` and `configure_pipeline` (the pipeline of a tokenizer
+    built from a vocabulary).
     """
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
@@ -435,18 +459,25 @@ class DNABPETokenizer(DNATokenizer):
         mask_token: str = "[MASK]",
         **kwargs,
     ):
-        if vocab is None:
+        tokenizer_file = kwargs.pop("tokenizer_file", None)
+        published = vocab is None and tokenizer_file is not None and os.path.isfile(tokenizer_file)
+        if published:
+            vocab, merges = bpe_vocab_and_merges(_read_tokenizer_json(tokenizer_file, "BPE"))
+        elif vocab is None:
             vocab, merges = self._read_default_vocabulary()
         self.alphabet = "".join(base for base in "ACGTN" + IUPAC_AMBIGUITY_CODES if base in vocab)
         self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
-        unk, cls, sep = str(unk_token), str(cls_token), str(sep_token)
-        self._tokenizer = Tokenizer(BPE(vocab, merges or [], unk_token=unk))
-        self.configure_pipeline(self._tokenizer)
-        self._tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{cls}:0 $A:0 {sep}:0",
-            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-            special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])],
-        )
+        if published:  # normalizer, pre-tokenizer, post-processor and decoder exactly as the file has them
+            self._tokenizer = Tokenizer.from_file(tokenizer_file)
+        else:
+            unk, cls, sep = str(unk_token), str(cls_token), str(sep_token)
+            self._tokenizer = Tokenizer(BPE(vocab, merges or [], unk_token=unk))
+            self.configure_pipeline(self._tokenizer)
+            self._tokenizer.post_processor = processors.TemplateProcessing(
+                single=f"{cls}:0 $A:0 {sep}:0",
+                pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+                special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])],
+            )
         super().__init__(
             iupac=iupac,
             unk_token=unk_token,
@@ -490,10 +521,11 @@ class GenaLMTokenizer(DNABPETokenizer):
     """GENA-LM tokenizer: BPE with [UNK] [CLS] [SEP] [PAD] [MASK] and "-" (special), the published pipeline:
     strip, runs of 10 or more N become one "-" token, split on "-", BERT template with token type ids for pairs.
 
-    `GenaLMTokenizer.from_pretrained(path)` reads a published GENA tokenizer.json (32,000 tokens, A C G T N and
-    IUPAC B K M R S W Y). With no arguments it loads dna_zoo's own 4096-token vocabulary trained on bacterial
-    genomes (see the model card), NOT the published one. Unlike the published tokenizer, lowercase is
-    upper-cased instead of becoming [UNK]. Offsets map every token, "-" included, back to its bases.
+    `GenaLMTokenizer.from_pretrained(path)` reads a published GENA tokenizer.json with its own pipeline: the t2t
+    models' (32,000 tokens, A C G T N and IUPAC B K M R S W Y, the N-run rule above) or the first human-only
+    models' BPE_32k (A C G T only, no N-run rule). With no arguments it loads dna_zoo's own 4096-token vocabulary
+    trained on bacterial genomes (see the model card), NOT the published one. Unlike the published tokenizers,
+    lowercase is upper-cased instead of becoming [UNK]. Offsets map every token, "-" included, back to its bases.
     """
 
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
@@ -507,12 +539,14 @@ class GenaLMTokenizer(DNABPETokenizer):
         tokenizer.decoder = decoders.BPEDecoder()
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("additional_special_tokens", ["-"])
         kwargs.setdefault("model_max_length", 512)
         super().__init__(*args, **kwargs)
+        self._n_run_token_id = self._tokenizer.token_to_id("-")  # None in vocabularies without it (human BPE_32k)
+        if self._n_run_token_id is not None and "-" not in self.all_special_tokens:
+            self.add_special_tokens({"additional_special_tokens": ["-"]})
 
     def _encode_cleaned(self, text, text_pair=None, *args, **kwargs):
-        if not kwargs.get("return_offsets_mapping"):
+        if not kwargs.get("return_offsets_mapping") or self._n_run_token_id is None:
             return super()._encode_cleaned(text, text_pair, *args, **kwargs)
         return_tensors = kwargs.pop("return_tensors", None)
         encoded = super()._encode_cleaned(text, text_pair, *args, **kwargs)
@@ -528,7 +562,7 @@ class GenaLMTokenizer(DNABPETokenizer):
 
     def _widen_n_run_offsets(self, ids: list[int], offsets: list[tuple[int, int]]) -> None:
         """tokenizers gives a "-" token (a run of N) the offsets of the run's last base; widen them to the run."""
-        dash, sep = self.convert_tokens_to_ids("-"), self.sep_token_id
+        dash, sep = self._n_run_token_id, self.sep_token_id
         previous_end = 0
         for position, token in enumerate(ids):
             if token == sep:
