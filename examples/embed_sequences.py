@@ -12,8 +12,13 @@ import argparse
 
 import torch
 
-from dna_zoo import NucleotideTransformerConfig, NucleotideTransformerModel, NucleotideTransformerTokenizer
-from dna_zoo.checkpoints import resolve_model
+from dna_zoo import (
+    NucleotideTransformerConfig,
+    NucleotideTransformerModel,
+    NucleotideTransformerTokenizer,
+    load_model,
+    load_tokenizer,
+)
 
 
 def embed(model, tokenizer, sequences: list[str], layer: int = -1) -> torch.Tensor:
@@ -38,9 +43,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if not args.preset:
-        path = resolve_model(args.model)
-        model = NucleotideTransformerModel.from_pretrained(path)
-        tokenizer = NucleotideTransformerTokenizer.from_pretrained(path)
+        model, tokenizer = load_model(args.model, task="base"), load_tokenizer(args.model)
     else:
         config = NucleotideTransformerConfig.from_preset(args.preset)
         model = NucleotideTransformerModel(config)

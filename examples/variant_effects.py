@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
-from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from dna_zoo.checkpoints import resolve_model
+from dna_zoo import load_model, load_tokenizer
 from dna_zoo.data import read_fasta, read_intervals
 from dna_zoo.inference import reverse_complement, score_variants, write_scores
 from dna_zoo.plots import plot_curves
@@ -112,8 +111,7 @@ def main(argv=None) -> dict:
     vcf = os.path.join(args.out, "variants.vcf")
     write_vcf(vcf, variants, {name: len(s) for name, s in sequences.items()})
 
-    path = resolve_model(args.model)
-    model, tokenizer = AutoModelForMaskedLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_model(args.model, task="masked-lm"), load_tokenizer(args.model)
     rows = score_variants(model, tokenizer, reference, vcf, window=args.window, strand=args.strand, strict=True)
     write_scores(rows, os.path.join(args.out, "scores.tsv"), overwrite=True)
 

@@ -219,3 +219,26 @@ def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path, tiny, coding):
         resume=True,
     )
     assert result["trainer"].state.global_step == 4  # resumed from checkpoint-4: nothing left to train
+
+
+@pytest.mark.parametrize("peft", [None, "lora"])
+def test_the_same_seed_gives_the_same_metrics_and_weights(tmp_path, tiny, coding, peft):
+    """The new head (and adapter) are initialised from the seed: anything drawn from torch's generator before
+    finetune() is called must not change the result."""
+    import torch
+    from safetensors.torch import load_file
+
+    train, test = coding["train"].select(range(64)), coding["test"].select(range(32))
+    results = []
+    for attempt in range(2):
+        torch.rand(attempt + 1)  # the caller's random state differs between the two runs
+        result = run(tmp_path, tiny, f"seed-{peft}-{attempt}", train=train, test=test, seed=0, peft=peft)
+        folder = tmp_path / f"seed-{peft}-{attempt}" / ("merged" if peft else "final")
+        results.append((result["metrics"]["test"], load_file(folder / "model.safetensors")))
+    (metrics_a, weights_a), (metrics_b, weights_b) = results
+    assert {k: v for k, v in metrics_a.items() if "runtime" not in k and "per_second" not in k} == {
+        k: v for k, v in metrics_b.items() if "runtime" not in k and "per_second" not in k
+    }
+    assert weights_a.keys() == weights_b.keys()
+    for name in weights_a:
+        assert torch.equal(weights_a[name], weights_b[name]), name

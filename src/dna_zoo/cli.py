@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+from transformers import AutoModel
 
 from .auto import FAMILIES
-from .checkpoints import PRESETS, config_from_preset, resolve_model
+from .checkpoints import PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
 from .data import fasta_chunks, read_fasta
 from .inference import embed, score_variants, write_scores
@@ -51,8 +51,13 @@ def train_tokenizer_command(args) -> None:
 
 
 def convert_command(args) -> None:
-    report = convert(args.source, args.destination, args.probe_length)
+    report = convert(args.source, args.destination, args.probe_length, overwrite=args.overwrite)
     print(f"converted {args.source} -> {args.destination}\nparity report:\n{report}")
+    if not report.tokenizer_converted:
+        print(
+            f"note: {args.source} has no tokenizer (tokenizer.json or vocab.txt); save the family's tokenizer into "
+            f"{args.destination} before embedding with it, e.g. dna_zoo.load_tokenizer(OTHER).save_pretrained(DEST)"
+        )
 
 
 def refuse_existing_output(args) -> None:
@@ -63,8 +68,7 @@ def refuse_existing_output(args) -> None:
 
 def embed_command(args) -> None:
     refuse_existing_output(args)
-    path = resolve_model(args.model)
-    model, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_model(args.model, task="base"), load_tokenizer(args.model)
     options = dict(
         layer=args.layer,
         pooling=args.pooling,
@@ -108,9 +112,7 @@ def embed_command(args) -> None:
 
 def score_variants_command(args) -> None:
     refuse_existing_output(args)
-    head = AutoModelForCausalLM if args.causal else AutoModelForMaskedLM
-    path = resolve_model(args.model)
-    model, tokenizer = head.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_model(args.model, task="lm"), load_tokenizer(args.model)  # masked or causal LM
     rows = score_variants(model, tokenizer, args.fasta, args.vcf, args.window, args.strand, args.strict)
     write_scores(rows, args.out, overwrite=True)
     mismatches = sum(row["status"] != "ok" for row in rows)
@@ -180,16 +182,18 @@ def read_sequences(path: str, sequence_column: str, id_column: str | None) -> tu
 
 
 def predict_command(args) -> None:
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
-
+    from .checkpoints import detect_checkpoint
     from .inference import predict
 
     refuse_existing_output(args)
-    path = resolve_model(args.model)
-    architectures = AutoConfig.from_pretrained(path).architectures or []
-    token_task = any("TokenClassification" in name for name in architectures)
-    head = AutoModelForTokenClassification if token_task else AutoModelForSequenceClassification
-    model, tokenizer = head.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    task = detect_checkpoint(args.model).own_task
+    if task not in ("sequence-classification", "token-classification"):
+        raise SystemExit(
+            f"{args.model} is a {task} model without a trained classification or regression head; "
+            "fine-tune it first (dna-zoo finetune) and predict with OUTPUT_DIR/final"
+        )
+    token_task = task == "token-classification"
+    model, tokenizer = load_model(args.model, task=task), load_tokenizer(args.model)
     ids, sequences = read_sequences(args.input, args.sequence_column, args.id_column)
     values = predict(model, tokenizer, sequences, batch_size=args.batch_size)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -246,14 +250,13 @@ def main(argv=None) -> None:
     embedding.set_defaults(run=embed_command)
     scoring = commands.add_parser("score-variants", help="zero-shot variant effect scores from a VCF and a FASTA")
     scoring.add_argument(
-        "--model", default="demo", help="a masked LM (or, with --causal, a causal LM) folder; default: the demo model"
+        "--model", default="demo", help="a masked or causal LM: folder, Hub id or 'demo' (the default)"
     )
     scoring.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed or indexable)")
     scoring.add_argument("--vcf", required=True, help="VCF or BCF, plain or bgzipped")
     scoring.add_argument("--out", required=True, help="output TSV")
     scoring.add_argument("--window", type=int, default=512, help="bases of reference around each variant")
     scoring.add_argument("--strand", choices=["forward", "both"], default="forward")
-    scoring.add_argument("--causal", action="store_true", help="the model is a causal LM (Mistral-DNA)")
     scoring.add_argument("--strict", action="store_true", help="a REF mismatch is an error, not a reported row")
     scoring.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     scoring.set_defaults(run=score_variants_command)
@@ -328,6 +331,7 @@ def main(argv=None) -> None:
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")
     conversion.add_argument("--probe-length", type=int, default=64, help="tokens of the parity probe batch")
+    conversion.add_argument("--overwrite", action="store_true", help="replace a destination that holds files")
     conversion.set_defaults(run=convert_command)
     args = parser.parse_args(argv)
     args.run(args)

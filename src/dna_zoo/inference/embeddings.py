@@ -29,9 +29,10 @@ def check_vocabulary(model, tokenizer) -> None:
             f"({type(model).__name__}), which reads {expected.__name__} ids; load both from the same folder"
         )
     rows = model.get_input_embeddings().num_embeddings
-    if len(tokenizer) > rows:
+    needed = getattr(tokenizer, "embedded_vocab_size", len(tokenizer))
+    if needed > rows:
         raise ValueError(
-            f"the tokenizer ({type(tokenizer).__name__}) has {len(tokenizer)} tokens but the model "
+            f"the tokenizer ({type(tokenizer).__name__}) has {needed} tokens but the model "
             f"({type(model).__name__}) embeds {rows}: they do not belong together; load both from the same folder"
         )
 

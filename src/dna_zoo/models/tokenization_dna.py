@@ -389,6 +389,12 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         rows = {key: [row[:n] for row, n in zip(value.tolist(), padded.tolist())] for key, value in data.items()}
         return BatchEncoding(rows if batched else {key: value[0] for key, value in rows.items()})
 
+    @property
+    def embedded_vocab_size(self) -> int:
+        """Embedding rows a model needs for the ids this tokenizer gives: the v1 vocabulary's <eos> and <bos> come
+        after the 4105 rows of the published v1 models and are never given (no <eos> is appended)."""
+        return len(self) - 2 if self._standard_vocab and self.layout == "v1" else len(self)
+
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
         """Also write `vocab.txt` (one token per line, by id), the file the published checkpoints ship."""
         name = (filename_prefix + "-" if filename_prefix else "") + "vocab.txt"

@@ -15,17 +15,15 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import (
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
-from ..checkpoints import resolve_model
+from ..checkpoints import load_model, load_tokenizer
 from ..data.tables import DataError, check_table, location, read_table
 from ..inference.embeddings import check_vocabulary
 from ..inference.resolution import bases_to_tokens
@@ -175,8 +173,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     The final model (or adapter + head with peft) and tokenizer go to `output_dir/final` (with the metrics in its
     model card); with peft and `merge`, `output_dir/merged` holds the merged plain dna_zoo model.
     """
-    model_path = resolve_model(config.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenizer = load_tokenizer(config.model)
     splits = {"train": config.train, "validation": config.validation, "test": config.test}
     tables = {name: read_table(source) for name, source in splits.items() if source is not None}
     sources = {name: source if isinstance(source, str) else None for name, source in splits.items()}  # for errors
@@ -190,8 +187,11 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
                 f"{sources[name] or name}: labels {sorted(set(found) - set(classes), key=str)} never "
                 "occur in the training data"
             )
-    head = AutoModelForTokenClassification if config.task == "token" else AutoModelForSequenceClassification
-    model = head.from_pretrained(model_path, **_label_space(config, classes))
+    set_seed(
+        config.seed
+    )  # the new head (and a peft adapter) are initialised from the seed, not from whatever ran before
+    task = "token-classification" if config.task == "token" else "sequence-classification"
+    model = load_model(config.model, task=task, **_label_space(config, classes))
     check_vocabulary(model, tokenizer)
     max_length = min(config.max_length or model.config.max_tokens, model.config.max_tokens)
     data = {

@@ -18,10 +18,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, get_scheduler
+from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, get_scheduler
 
 from ..auto import FAMILIES
-from ..checkpoints import CONFIG_CLASSES
+from ..checkpoints import CONFIG_CLASSES, load_config
 from ..data.windows import loss_mask, windows_dataset
 from ..plots import plot_curves
 from .runs import latest_checkpoint, refuse_reuse
@@ -73,10 +73,8 @@ def mask_tokens(input_ids, labels, special_ids, mask_id: int, vocab_size: int, p
 
 def build_model(config: PretrainConfig):
     """A freshly initialised model (MLM head, or causal LM for mistral_dna) and its family's default tokenizer."""
-    if os.path.exists(config.preset):
-        model_config = AutoConfig.from_pretrained(config.preset, **config.config_overrides)
-        if type(model_config) not in FAMILIES:
-            raise ValueError(f"{config.preset}: model_type {model_config.model_type!r} is not a dna_zoo family")
+    if os.path.exists(config.preset):  # a config.json or a folder, of any layout the one loader reads
+        model_config = load_config(config.preset, **config.config_overrides)
     else:
         if config.family not in CONFIG_CLASSES:
             raise ValueError(f"family {config.family!r} unknown; known: {', '.join(CONFIG_CLASSES)}")
