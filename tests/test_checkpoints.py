@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from test_gena_lm import bigbird_reference
-from test_mistral_dna import mixtral_reference
+from test_mistral_dna import mistral_reference, mixtral_reference
 from test_nucleotide_transformer import esm_v1_reference
-from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM, MistralConfig, MistralForCausalLM
+from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM
 
 import dna_zoo
 from dna_zoo import (
@@ -88,15 +88,7 @@ def mixtral(path):
 
 
 def mistral(path):
-    config = MistralConfig(
-        vocab_size=100,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    MistralForCausalLM(config).save_pretrained(path)
+    mistral_reference().save_pretrained(path)
     published_bpe(path, MistralDNATokenizer())
 
 

@@ -103,7 +103,8 @@ def test_matches_transformers_mixtral(tmp_path, top_k):
     assert torch.equal(generated, reference.generate(prompt, max_new_tokens=32, do_sample=False))
 
 
-def test_matches_transformers_mistral_with_gqa_and_sliding_window(tmp_path):
+def mistral_reference():
+    """A random transformers MistralForCausalLM (dense) with grouped-query attention and a sliding window."""
     torch.manual_seed(0)
     config = MistralConfig(
         vocab_size=100,
@@ -117,7 +118,11 @@ def test_matches_transformers_mistral_with_gqa_and_sliding_window(tmp_path):
         pad_token_id=PAD,
         tie_word_embeddings=False,
     )
-    reference = MistralForCausalLM(config).eval()
+    return MistralForCausalLM(config).eval()
+
+
+def test_matches_transformers_mistral_with_gqa_and_sliding_window(tmp_path):
+    reference = mistral_reference()
     reference.save_pretrained(tmp_path)
     model = MistralDNAForCausalLM.from_pretrained(tmp_path).eval()
     assert not model.config.is_moe and model.config.sliding_window == 4 and model.config.num_key_value_heads == 2

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
+from . import __version__
 from .auto import FAMILIES
 from .checkpoints import PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
@@ -218,6 +219,8 @@ def predict_command(args) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
+    parser.add_argument("--version", action="version", version=f"dna-zoo {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     presets = commands.add_parser("presets", help="list every preset with its size and context length")
     presets.set_defaults(run=presets_command)
@@ -334,7 +337,12 @@ def main(argv=None) -> None:
     conversion.add_argument("--overwrite", action="store_true", help="replace a destination that holds files")
     conversion.set_defaults(run=convert_command)
     args = parser.parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except Exception as error:  # one clear message on stderr and a non-zero exit; --debug shows the traceback
+        if args.debug:
+            raise
+        raise SystemExit(f"dna-zoo {args.command}: {type(error).__name__}: {error}") from None
 
 
 if __name__ == "__main__":
