@@ -218,3 +218,21 @@ def test_a_gena_classifier_saved_by_dna_zoo_keeps_its_pooler(tmp_path):
     loaded = load_model(tmp_path)
     assert type(loaded) is GenaLMForSequenceClassification
     torch.testing.assert_close(loaded.model.pooler.weight, model.model.pooler.weight)
+
+
+def test_finetune_on_a_published_nt_v1_folder(tmp_path):
+    """`finetune` once failed on NT v1 folders ('EsmConfig' object has no attribute 'max_tokens')."""
+    from datasets import Dataset
+
+    from dna_zoo.training import FinetuneConfig, finetune
+
+    nt_v1(tmp_path / "nt")
+    rng = np.random.default_rng(0)
+    rows = [{"sequence": "".join(rng.choice(list("ACGT"), 36)), "label": int(i % 2)} for i in range(16)]
+    result = finetune(
+        FinetuneConfig(
+            model=str(tmp_path / "nt"), train=Dataset.from_list(rows), output_dir=str(tmp_path / "ft"), epochs=1
+        )
+    )
+    assert type(load_model(result["model_dir"])).__name__ == "NucleotideTransformerForSequenceClassification"
+    assert load_tokenizer(result["model_dir"]).layout == "v1"

@@ -409,3 +409,28 @@ def test_a_saved_esm_base_model_loads(tmp_path):
         expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         actual = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     torch.testing.assert_close(actual, expected, atol=1e-4, rtol=0)
+
+
+def test_loads_are_quiet_unless_a_head_is_new_or_something_is_wrong(tmp_path):
+    """transformers' LOAD REPORT (known-unused keys, new heads) is held back: a good load says nothing, a new head
+    gets one notice naming its weights, and a refused load still shows the report."""
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging as transformers_logging
+
+    from dna_zoo.models import pretrained
+
+    weights, config = random_v2_checkpoint()  # with the unused contact head and position table
+    write_v2_checkpoint(tmp_path / "good", weights, config)
+    report = transformers_logging.get_logger("transformers.modeling_utils")
+    with CaptureLogger(report) as table, CaptureLogger(pretrained.logger) as notice:
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path / "good")
+        NucleotideTransformerModel.from_pretrained(tmp_path / "good")  # the LM head's keys are unused here
+    assert table.out == "" and notice.out == ""
+    with CaptureLogger(report) as table, CaptureLogger(pretrained.logger) as notice:
+        NucleotideTransformerForSequenceClassification.from_pretrained(tmp_path / "good", num_labels=2)
+    assert table.out == "" and "newly initialised (a new task head): classifier.bias, classifier.weight" in notice.out
+    del weights["lm_head.bias"]
+    write_v2_checkpoint(tmp_path / "bad", weights, config)
+    with CaptureLogger(report) as table, pytest.raises(CheckpointKeyError):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path / "bad")
+    assert "LOAD REPORT" in table.out and "lm_head.bias" in table.out

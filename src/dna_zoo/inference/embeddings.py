@@ -56,7 +56,7 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
 def tokenize_within_context(tokenizer, sequences: list[str], context: int | None, truncate: bool, **kwargs):
     """Padded tensors of `sequences`, tokenized once; only when a row is longer than `context` tokens and
     `truncate` is the batch tokenized again, truncated. Returns (batch, indices of the rows longer than context)."""
-    batch = tokenizer(sequences, padding=True, return_tensors="pt", **kwargs)
+    batch = tokenizer(sequences, padding=True, return_tensors="pt", verbose=False, **kwargs)  # lengths checked here
     too_long = (batch["attention_mask"].sum(1) > context).nonzero().flatten().tolist() if context else []
     if too_long and truncate:
         batch = tokenizer(sequences, padding=True, truncation=True, max_length=context, return_tensors="pt", **kwargs)

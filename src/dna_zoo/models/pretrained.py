@@ -10,10 +10,12 @@ This file travels to the Hub as remote code: it imports only torch and transform
 """
 
 import json
+import logging
 import os
 import re
 import shutil
 import sys
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -21,6 +23,7 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.utils import cached_file
+from transformers.utils import logging as transformers_logging
 from transformers.utils.hub import ModelCard, ModelCardData  # huggingface_hub's card API, re-exported by transformers
 
 from .attention import RotaryEmbedding
@@ -159,6 +162,33 @@ UNREADABLE_WEIGHT_ERRORS = {"SafetensorError", "UnpicklingError", "EOFError"}
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
 
 
+logger = transformers_logging.get_logger(__name__)
+
+
+@contextmanager
+def held_load_report():
+    """Hold back transformers' LOAD REPORT table (it lists known-unused keys and new heads on every load): it is
+    shown only when loading fails. Yields a flag to set when the load went well."""
+    modeling_logger = logging.getLogger("transformers.modeling_utils")
+    held = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            held.append(record)
+            return False
+        return True
+
+    outcome = {"ok": False}
+    modeling_logger.addFilter(hold)
+    try:
+        yield outcome
+    finally:
+        modeling_logger.removeFilter(hold)
+        if not outcome["ok"]:
+            for record in held:
+                modeling_logger.handle(record)
+
+
 class DNAConfig(PreTrainedConfig):
     """Base of every family's config: named presets, and translation of published config.json files on load.
 
@@ -267,8 +297,21 @@ class DNAPreTrainedModel(PreTrainedModel):
         if key_mapping is not None:
             kwargs.setdefault("key_mapping", key_mapping)
         wants_info = kwargs.pop("output_loading_info", False)
+        with held_load_report() as report:
+            model, info = cls._load_with_clear_errors(pretrained_model_name_or_path, model_args, kwargs)
+            cls._check_loading_info(model, info, str(pretrained_model_name_or_path), raw_config)
+            report["ok"] = True
+        if key_mapping is not None:
+            # Save in the dna_zoo layout, not back in the original one (transformers reverts load-time renames).
+            model._weight_conversions = None
+        return (model, info) if wants_info else model
+
+    @classmethod
+    def _load_with_clear_errors(cls, pretrained_model_name_or_path, model_args, kwargs):
+        """`PreTrainedModel.from_pretrained` with loading info; unreadable weights and shape mismatches are one
+        error naming the folder and its weight files."""
         try:
-            model, info = super().from_pretrained(
+            return super().from_pretrained(
                 pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
             )
         except Exception as error:
@@ -291,11 +334,6 @@ class DNAPreTrainedModel(PreTrainedModel):
                     "ignore_mismatched_sizes=True only to re-initialise those weights for a new task"
                 ) from error
             raise
-        cls._check_loading_info(model, info, str(pretrained_model_name_or_path), raw_config)
-        if key_mapping is not None:
-            # Save in the dna_zoo layout, not back in the original one (transformers reverts load-time renames).
-            model._weight_conversions = None
-        return (model, info) if wants_info else model
 
     @classmethod
     def _check_loading_info(cls, model, info: dict, source: str, raw_config: dict) -> None:
@@ -333,3 +371,9 @@ class DNAPreTrainedModel(PreTrainedModel):
                 lines.append(f"  {len(incomplete)} weight(s) of {whose} head missing: {', '.join(incomplete)}")
             lines.append("Refusing to load rather than initialise them at random.")
             raise CheckpointKeyError("\n".join(lines))
+        new_head = sorted(missing)
+        if new_head:
+            logger.warning(
+                f"Some weights of {cls.__name__} were not in {source} and are newly initialised (a new task head): "
+                f"{', '.join(new_head)}. Train the model on a downstream task before using its predictions."
+            )
