@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 import dna_zoo
@@ -11,9 +13,15 @@ def test_presets_command_lists_every_preset_with_size_and_context(capsys):
     for family, names in list_presets().items():
         for name in names:
             line = next(line for line in out.splitlines() if f" {name} " in f" {line} " and line.startswith(family))
-            params, context = line.split()[-2:]
+            params, context = re.search(r"([\d,]+) +([\d,]+)(  UNVERIFIED: .*)?$", line).groups()[:2]
             assert int(params.replace(",", "")) > 0 and int(context.replace(",", "")) > 0
     assert "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species" in out and "52,484,608" in out
+    unverified = {line.split()[1] for line in out.splitlines() if "UNVERIFIED:" in line and "/" in line}
+    assert unverified == {
+        "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species",
+        "RaphaelMourad/Mistral-DNA-v1-17M-hg38",
+        "RaphaelMourad/Mistral-DNA-v1-138M-hg38",
+    }
 
 
 def test_an_error_is_one_message_without_traceback_and_debug_shows_it(tmp_path, capsys):
@@ -33,3 +41,26 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.strip() == f"dna-zoo {dna_zoo.__version__}"
+
+
+def test_every_flag_of_every_subcommand_is_documented_with_its_default():
+    import argparse
+
+    from dna_zoo.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, subparser in commands.choices.items():
+        text = subparser.format_help()
+        for action in subparser._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                assert f"(default: {action.default})" in " ".join(text.split()), (name, action.option_strings)
+
+
+def test_embed_refuses_an_output_format_it_does_not_write(tmp_path):
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">a\nACGTACGT\n")
+    with pytest.raises(SystemExit, match=r"--out .*one.csv: embeddings are written as .parquet or .npz"):
+        main(["embed", "--fasta", str(fasta), "--out", str(tmp_path / "one.csv")])
+    assert not (tmp_path / "one.csv").exists()

@@ -1,5 +1,6 @@
 """Zero-shot variant scoring on a small FASTA and VCF written by the test."""
 
+import gzip
 import math
 
 import numpy as np
@@ -150,3 +151,21 @@ def test_both_strands_and_the_cli(genome, tmp_path, capsys):
                 str(out),
             ]
         )
+
+
+@pytest.mark.parametrize("compression", ["gzip", "bgzip"])
+def test_a_compressed_reference_gives_the_same_scores(genome, tmp_path, compression):
+    """Every other command reads plain gzip: score-variants too (htslib indexes bgzip only, so a plain gzip file is
+    decompressed into a temporary folder); nothing is written beside the input."""
+    fasta, vcf, _ = genome
+    compressed = tmp_path / "inputs" / "ref.fa.gz"
+    compressed.parent.mkdir()
+    if compression == "gzip":
+        compressed.write_bytes(gzip.compress(fasta.read_bytes()))
+    else:
+        pysam.tabix_compress(str(fasta), str(compressed))
+    model, tokenizer = tiny(dna_zoo.TrinityDNAForMaskedLM, dna_zoo.TrinityDNAConfig), dna_zoo.TrinityDNATokenizer()
+    plain = score_variants(model, tokenizer, fasta, vcf, window=200, progress=False)
+    assert score_variants(model, tokenizer, compressed, vcf, window=200, progress=False) == plain
+    if compression == "gzip":
+        assert sorted(p.name for p in compressed.parent.iterdir()) == ["ref.fa.gz"]

@@ -1,6 +1,7 @@
 """The `dna-zoo` command."""
 
 import argparse
+import functools
 import itertools
 import os
 
@@ -10,7 +11,7 @@ from transformers import AutoModel
 
 from . import __version__
 from .auto import FAMILIES
-from .checkpoints import PRESETS, config_from_preset, load_model, load_tokenizer
+from .checkpoints import CONFIG_CLASSES, PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
 from .data import fasta_chunks, read_fasta
 from .inference import embed, score_variants, write_scores
@@ -19,24 +20,27 @@ from .models import GenaLMTokenizer, MistralDNATokenizer
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
 
 
-def list_presets_table() -> list[tuple[str, str, int, int]]:
-    """(family, preset, parameters of the base model, context in tokens) for every preset."""
+def list_presets_table() -> list[tuple[str, str, int, int, str]]:
+    """(family, preset, parameters of the base model, context in tokens, note) for every preset."""
     rows = []
     for family, presets in PRESETS.items():
+        unverified = CONFIG_CLASSES[family].unverified_presets
         for name in presets:
             config = config_from_preset(family, name)
             with torch.device("meta"):
                 model = FAMILIES[type(config)][AutoModel](config)
-            rows.append((family, name, sum(p.numel() for p in model.parameters()), config.max_tokens))
+            note = f"UNVERIFIED: {unverified[name]}" if name in unverified else ""
+            rows.append((family, name, sum(p.numel() for p in model.parameters()), config.max_tokens, note))
     return rows
 
 
 def presets_command(args) -> None:
     rows = list_presets_table()
-    width = max(len(name) for _, name, _, _ in rows)
-    print(f"{'family':<24} {'preset':<{width}} {'base params':>14} {'context (tokens)':>17}")
-    for family, name, params, context in rows:
-        print(f"{family:<24} {name:<{width}} {params:>14,} {context:>17,}")
+    width = max(len(name) for _, name, *_ in rows)
+    print(f"{'family':<24} {'preset':<{width}} {'base params':>14} {'context (tokens)':>17}  note")
+    for family, name, params, context, note in rows:
+        print(f"{family:<24} {name:<{width}} {params:>14,} {context:>17,}  {note}".rstrip())
+    print("UNVERIFIED: sizes no primary source confirmed; a loaded checkpoint's own config.json always decides.")
 
 
 def train_tokenizer_command(args) -> None:
@@ -67,7 +71,12 @@ def refuse_existing_output(args) -> None:
         raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
 
 
+EMBEDDING_FORMATS = (".parquet", ".npz")
+
+
 def embed_command(args) -> None:
+    if not args.out.endswith(EMBEDDING_FORMATS):
+        raise SystemExit(f"--out {args.out}: embeddings are written as {' or '.join(EMBEDDING_FORMATS)}")
     refuse_existing_output(args)
     model, tokenizer = load_model(args.model, task="base"), load_tokenizer(args.model)
     options = dict(
@@ -217,17 +226,28 @@ def predict_command(args) -> None:
     print(f"{len(ids)} sequences -> {args.out}")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="dna-zoo", description="DNA language models for transformers.")
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option with a default value shows it."""
+
+    def _get_help_string(self, action) -> str:
+        shown = action.default not in (None, False, argparse.SUPPRESS) and not action.required
+        return f"{action.help} (default: {action.default})" if shown and action.option_strings else action.help
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dna-zoo", description="DNA language models for transformers.", formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"dna-zoo {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser = functools.partial(commands.add_parser, formatter_class=HelpFormatter)
     presets = commands.add_parser("presets", help="list every preset with its size and context length")
     presets.set_defaults(run=presets_command)
     train = commands.add_parser("train-tokenizer", help="train a BPE vocabulary on FASTA files")
-    train.add_argument("--family", choices=sorted(BPE_TOKENIZERS), default="mistral_dna")
+    train.add_argument("--family", choices=sorted(BPE_TOKENIZERS), default="mistral_dna", help="whose BPE pipeline")
     train.add_argument("--fasta", nargs="+", required=True, help="FASTA files (plain, gzip or bgzip)")
-    train.add_argument("--vocab-size", type=int, default=4096)
+    train.add_argument("--vocab-size", type=int, default=4096, help="tokens in the vocabulary, specials included")
     train.add_argument("--alphabet", default="ACGTN", help="single bases always in the vocabulary")
     train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
@@ -241,10 +261,14 @@ def main(argv=None) -> None:
         "--out", required=True, help="output .parquet (streamed: name, length, embedding) or .npz (names, embeddings)"
     )
     embedding.add_argument("--chunk-size", type=int, default=1024, help="records per Parquet write")
-    embedding.add_argument("--layer", type=int, default=-1)
-    embedding.add_argument("--pooling", choices=["mean", "max", "cls"], default="mean")
-    embedding.add_argument("--strand", choices=["forward", "both"], default="forward")
-    embedding.add_argument("--batch-size", type=int, default=16)
+    embedding.add_argument("--layer", type=int, default=-1, help="hidden state: 0 the embeddings, -1 the last layer")
+    embedding.add_argument(
+        "--pooling", choices=["mean", "max", "cls"], default="mean", help="over each record's own tokens"
+    )
+    embedding.add_argument(
+        "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
+    )
+    embedding.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
     embedding.add_argument(
         "--window", type=int, default=None, help="cut longer records into windows of this many bases"
     )
@@ -255,11 +279,13 @@ def main(argv=None) -> None:
     scoring.add_argument(
         "--model", default="demo", help="a masked or causal LM: folder, Hub id or 'demo' (the default)"
     )
-    scoring.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed or indexable)")
+    scoring.add_argument("--fasta", required=True, help="reference FASTA (plain, gzip or bgzip)")
     scoring.add_argument("--vcf", required=True, help="VCF or BCF, plain or bgzipped")
     scoring.add_argument("--out", required=True, help="output TSV")
     scoring.add_argument("--window", type=int, default=512, help="bases of reference around each variant")
-    scoring.add_argument("--strand", choices=["forward", "both"], default="forward")
+    scoring.add_argument(
+        "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
+    )
     scoring.add_argument("--strict", action="store_true", help="a REF mismatch is an error, not a reported row")
     scoring.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     scoring.set_defaults(run=score_variants_command)
@@ -269,7 +295,7 @@ def main(argv=None) -> None:
     training.add_argument("--family", choices=sorted(PRESETS), help="needed with a preset name")
     training.add_argument("--preset", default="tiny", help="a preset name, or a config.json file / model folder")
     training.add_argument("--fasta", nargs="+", required=True, help="training FASTA files (plain, gzip or bgzip)")
-    training.add_argument("--output-dir", required=True)
+    training.add_argument("--output-dir", required=True, help="checkpoints, losses, plot and the final model")
     training.add_argument("--validation-fasta", nargs="*", default=[], help="held-out FASTA files (whole genomes)")
     training.add_argument("--validation-records", nargs="*", default=[], help="records of --fasta held out")
     training.add_argument("--validation-windows", type=int, default=256, help="validation windows evaluated")
@@ -283,17 +309,19 @@ def main(argv=None) -> None:
         "--lowercase", choices=["upper", "exclude"], default="upper", help="soft-masked bases: train on them or not"
     )
     training.add_argument("--max-tokens", type=int, default=None, help="tokens per window (default: the context)")
-    training.add_argument("--steps", type=int, default=1000)
-    training.add_argument("--batch-size", type=int, default=8)
-    training.add_argument("--gradient-accumulation", type=int, default=1)
-    training.add_argument("--learning-rate", type=float, default=5e-4)
-    training.add_argument("--weight-decay", type=float, default=0.01)
-    training.add_argument("--warmup-steps", type=int, default=0)
+    training.add_argument("--steps", type=int, default=1000, help="optimizer steps")
+    training.add_argument("--batch-size", type=int, default=8, help="windows per step and process")
+    training.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
+    training.add_argument("--learning-rate", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    training.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
+    training.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps")
     training.add_argument("--lr-scheduler", default="linear", help="a transformers scheduler name, e.g. cosine")
-    training.add_argument("--mlm-probability", type=float, default=0.15)
-    training.add_argument("--checkpoint-every", type=int, default=100)
-    training.add_argument("--seed", type=int, default=0)
-    training.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
+    training.add_argument("--mlm-probability", type=float, default=0.15, help="fraction of tokens masked (MLM)")
+    training.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    training.add_argument("--seed", type=int, default=0, help="seeds initialisation, window order and masking")
+    training.add_argument(
+        "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast precision (accelerate)"
+    )
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     training.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     training.set_defaults(run=pretrain_command)
@@ -302,22 +330,27 @@ def main(argv=None) -> None:
     tuning.add_argument("--train", required=True, help="CSV/TSV/Parquet/JSONL with a sequence and label column(s)")
     tuning.add_argument("--validation", help="held-out table: early stopping and the best checkpoint")
     tuning.add_argument("--test", help="table evaluated once at the end")
-    tuning.add_argument("--output-dir", required=True)
+    tuning.add_argument("--output-dir", required=True, help="Trainer checkpoints, metrics.json and the final model")
     tuning.add_argument(
-        "--task", choices=["classification", "multilabel", "regression", "token"], default="classification"
+        "--task",
+        choices=["classification", "multilabel", "regression", "token"],
+        default="classification",
+        help="token: one label per base (a list column, e.g. from BED/GFF intervals)",
     )
-    tuning.add_argument("--sequence-column", default="sequence")
+    tuning.add_argument("--sequence-column", default="sequence", help="table column holding the sequences")
     tuning.add_argument("--label-columns", nargs="+", default=["label"], help="several for multi-label/regression")
     tuning.add_argument("--peft", choices=["ia3", "lora"], help="train an adapter (backbone frozen) and the head")
-    tuning.add_argument("--epochs", type=float, default=3.0)
-    tuning.add_argument("--batch-size", type=int, default=8)
+    tuning.add_argument("--epochs", type=float, default=3.0, help="passes over the training table")
+    tuning.add_argument("--batch-size", type=int, default=8, help="sequences per training step")
     tuning.add_argument("--learning-rate", type=float, help="default 5e-5 full, 3e-3 IA3, 5e-4 LoRA")
     tuning.add_argument("--class-weights", help="'balanced' (inverse frequency); default unweighted")
     tuning.add_argument("--early-stopping-patience", type=int, default=3, help="evaluations without improvement")
     tuning.add_argument("--eval-steps", type=int, help="evaluate every N steps (default: every epoch)")
     tuning.add_argument("--max-length", type=int, help="tokens per sequence (default: the model's context)")
-    tuning.add_argument("--too-long", choices=["truncate", "error"], default="truncate")
-    tuning.add_argument("--seed", type=int, default=0)
+    tuning.add_argument(
+        "--too-long", choices=["truncate", "error"], default="truncate", help="sequences longer than --max-length"
+    )
+    tuning.add_argument("--seed", type=int, default=0, help="seeds the new head, any adapter and the data order")
     tuning.add_argument("--resume", action="store_true", help="continue from the newest Trainer checkpoint")
     tuning.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     tuning.set_defaults(run=finetune_command)
@@ -325,9 +358,9 @@ def main(argv=None) -> None:
     predicting.add_argument("--model", required=True, help="a fine-tuned folder (e.g. OUTPUT_DIR/final)")
     predicting.add_argument("--input", required=True, help="FASTA, or CSV/TSV/Parquet/JSONL with a sequence column")
     predicting.add_argument("--out", required=True, help="output TSV")
-    predicting.add_argument("--sequence-column", default="sequence")
+    predicting.add_argument("--sequence-column", default="sequence", help="table column holding the sequences")
     predicting.add_argument("--id-column", help="table column naming each sequence (default: the row number)")
-    predicting.add_argument("--batch-size", type=int, default=16)
+    predicting.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
     predicting.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     predicting.set_defaults(run=predict_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
@@ -336,7 +369,11 @@ def main(argv=None) -> None:
     conversion.add_argument("--probe-length", type=int, default=64, help="tokens of the parity probe batch")
     conversion.add_argument("--overwrite", action="store_true", help="replace a destination that holds files")
     conversion.set_defaults(run=convert_command)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except Exception as error:  # one clear message on stderr and a non-zero exit; --debug shows the traceback

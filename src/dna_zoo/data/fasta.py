@@ -7,7 +7,10 @@ refuses them with the file and line number (found by a scan of the file that run
 import gzip
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pysam
 
@@ -75,3 +78,29 @@ def fasta_chunks(paths: Iterable[str | os.PathLike], chunk_length: int = 1000) -
             sequence = NOT_ACGTN.sub("N", sequence.upper())
             for start in range(0, len(sequence), chunk_length):
                 yield sequence[start : start + chunk_length]
+
+
+def is_plain_gzip(path: str) -> bool:
+    """gzip-compressed but not BGZF (bgzip), the only compression htslib can index."""
+    with open(path, "rb") as handle:
+        header = handle.read(18)
+    is_gzip = header[:2] == b"\x1f\x8b"
+    is_bgzf = is_gzip and header[3] & 4 and header[12:14] == b"BC"  # FEXTRA with the "BC" subfield
+    return bool(is_gzip and not is_bgzf)
+
+
+@contextmanager
+def indexed_fasta(path: str | os.PathLike):
+    """A pysam.FastaFile for random access (plain or bgzip, indexed if it is not yet). A plain-gzip file, which
+    htslib cannot index, is decompressed into a temporary folder for the time of the `with` block."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"FASTA file not found: {path}")
+    with tempfile.TemporaryDirectory(prefix="dna_zoo_fasta_") as folder:
+        if is_plain_gzip(path):
+            plain = os.path.join(folder, os.path.basename(path)[: -len(".gz")] or "reference.fa")
+            with gzip.open(path, "rb") as source, open(plain, "wb") as target:
+                shutil.copyfileobj(source, target)
+            path = plain
+        with pysam.FastaFile(path) as fasta:
+            yield fasta

@@ -1,4 +1,4 @@
-"""Zero-shot variant effect scores from a VCF and an indexed reference FASTA (pysam), for every family."""
+"""Zero-shot variant effect scores from a VCF and a reference FASTA (plain, gzip or bgzip; pysam), for every family."""
 
 import csv
 import math
@@ -11,7 +11,7 @@ import pysam
 import torch
 from tqdm.auto import tqdm
 
-from ..data.fasta import numbered_lines
+from ..data.fasta import indexed_fasta, numbered_lines
 from .embeddings import check_vocabulary, embed, reverse_complement
 
 VCF_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT")
@@ -121,7 +121,7 @@ def score_variants(
     if not isinstance(variants, Iterable) or isinstance(variants, (str, os.PathLike)):
         variants = read_variants(variants)
     rows = []
-    with pysam.FastaFile(str(fasta)) as reference:
+    with indexed_fasta(fasta) as reference:
         for variant in tqdm(list(variants), desc="scoring variants", disable=not progress, unit="variant"):
             row = dict(zip(VCF_COLUMNS, (variant.chrom, variant.pos, variant.id, variant.ref, variant.alt)))
             start0 = variant.pos - 1

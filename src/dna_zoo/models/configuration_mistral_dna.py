@@ -22,7 +22,6 @@ def _preset(hidden: int, intermediate: int, experts: int, top_k: int, **override
 
 PRESETS = {
     "RaphaelMourad/Mistral-DNA-v0.1": _preset(256, 256, 64, 1),
-    # The sizes of the 17M and 138M checkpoints are UNVERIFIED (both listed as H 256, I 256, 8 experts).
     "RaphaelMourad/Mistral-DNA-v1-17M-hg38": _preset(256, 256, 8, 1),
     "RaphaelMourad/Mistral-DNA-v1-138M-hg38": _preset(256, 256, 8, 1),
     "RaphaelMourad/Mistral-DNA-v1-422M-hg38": _preset(768, 2688, 8, 1),
@@ -31,6 +30,13 @@ PRESETS = {
     "tiny-dense": _preset(
         32, 64, 0, 0, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, sliding_window=8
     ),
+}
+
+
+# Both listed as H 256, I 256, 8 experts, which cannot give both sizes: the loaded checkpoint's config.json decides.
+UNVERIFIED_PRESETS = {
+    "RaphaelMourad/Mistral-DNA-v1-17M-hg38": "hidden, intermediate and expert sizes",
+    "RaphaelMourad/Mistral-DNA-v1-138M-hg38": "hidden, intermediate and expert sizes",
 }
 
 
@@ -92,6 +98,7 @@ class MistralDNAConfig(DNAConfig):
     """
 
     presets = PRESETS
+    unverified_presets = UNVERIFIED_PRESETS
     config_from_original = staticmethod(config_from_original)
     model_type = "mistral_dna"
     keys_to_ignore_at_inference = ["cache", "past_key_values"]  # the KV cache's name after / before 5.24

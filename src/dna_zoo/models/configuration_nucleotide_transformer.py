@@ -37,7 +37,6 @@ PRESETS = {
     "InstaDeepAI/nucleotide-transformer-2.5b-multi-species": _preset(_V1, 2560, 32, 20, 10240),
     "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species": _preset(_V2, 512, 12, 16, 2048),
     "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species": _preset(_V2, 512, 22, 16, 2048),
-    # Layers and heads of the 250m model are UNVERIFIED (see the model card).
     "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species": _preset(_V2, 768, 24, 16, 3072),
     "InstaDeepAI/nucleotide-transformer-v2-500m-multi-species": _preset(_V2, 1024, 29, 16, 4096),
     # The bundled demo model (dna_zoo/demo): NT-v2 layout, 1.6M parameters, input embedding tied to the LM head.
@@ -45,6 +44,9 @@ PRESETS = {
     "tiny": _preset(dict(_V2, max_position_embeddings=130), 32, 2, 4, 64),
     "tiny-v1": _preset(dict(_V1, max_position_embeddings=130), 32, 2, 4, 64),
 }
+
+
+UNVERIFIED_PRESETS = {"InstaDeepAI/nucleotide-transformer-v2-250m-multi-species": "layers and heads"}
 
 
 def config_from_original(raw: dict) -> dict | None:
@@ -107,6 +109,7 @@ class NucleotideTransformerConfig(DNAConfig):
     """
 
     presets = PRESETS
+    unverified_presets = UNVERIFIED_PRESETS
     config_from_original = staticmethod(config_from_original)
     model_type = "nucleotide_transformer"
 

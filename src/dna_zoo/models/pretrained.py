@@ -196,6 +196,7 @@ class DNAConfig(PreTrainedConfig):
     """
 
     presets = {}  # name -> field values (no annotation: configs are dataclasses in transformers 5)
+    unverified_presets = {}  # name -> the fields no primary source confirmed (shown by `dna-zoo presets`)
 
     @staticmethod
     def config_from_original(raw: dict) -> dict | None:
