@@ -3,6 +3,7 @@ from GFF intervals, peft, class weights, metrics, predict, and clear errors for 
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,12 @@ def test_loss_falls_on_coding_windows_of_a_real_genome(tmp_path, tiny, coding):
         metrics
     )
     card = (tmp_path / "coding" / "final" / "README.md").read_text()
-    assert "validation" in card and "mcc" in card  # the metrics go into the model card
+    assert "Sequence classifier (or regressor) on a Nucleotide Transformer" in card and "language model" not in card
+    assert re.search(r"\| validation \| mcc \| -?\d\.\d+ \|", card)  # one row per metric, no dicts in cells
+    assert "{" not in card.split("## Metrics")[1] and "take label 1 (" in card  # F1's positive class is named
+    names = {Path(path).name for path in result["plots"]}
+    assert names == {"loss_curve.png", "validation_mcc.png", "roc_curve.png", "pr_curve.png"}
+    assert all((tmp_path / "coding" / name).stat().st_size > 10_000 for name in names)
     log = json.loads((tmp_path / "coding" / "metrics.json").read_text())
     assert log["metrics"]["validation"] == metrics
 

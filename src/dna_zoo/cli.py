@@ -171,6 +171,8 @@ def finetune_command(args) -> None:
         shown = ", ".join(f"{name} {values[name]:.4f}" for name in SHOWN if name in values)
         print(f"{split}: {shown}")
     print(f"model in {result['model_dir']}; metrics and training log in {args.output_dir}/metrics.json")
+    if result["plots"]:
+        print(f"plots: {', '.join(result['plots'])}")
 
 
 SHOWN = ("mcc", "f1", "f1_macro", "accuracy", "auroc", "auprc", "pearson", "spearman", "mse", "loss")

@@ -441,8 +441,8 @@ class GenaLMRMTForSequenceClassification(GenaLMRecurrentMemory):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-# First sentence of the model card save_pretrained writes.
-MODEL_DESCRIPTION = "A GENA-LM (AIRI) BERT-style masked language model over BPE tokens."
+# What the model card save_pretrained writes says the model is built on.
+MODEL_DESCRIPTION = "a GENA-LM (AIRI) BERT-style encoder over BPE tokens"
 
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
 AUTO_MAP = {

@@ -354,8 +354,8 @@ class MistralDNAForSequenceClassification(MistralDNAPreTrainedModel):
         )
 
 
-# First sentence of the model card save_pretrained writes.
-MODEL_DESCRIPTION = "A Mistral-DNA causal language model (Mixtral mixture of experts or dense Mistral) over BPE tokens."
+# What the model card save_pretrained writes says the model is built on.
+MODEL_DESCRIPTION = "a Mistral-DNA decoder (Mixtral mixture of experts or dense Mistral) over BPE tokens"
 
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
 AUTO_MAP = {

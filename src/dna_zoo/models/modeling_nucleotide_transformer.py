@@ -316,8 +316,8 @@ class NucleotideTransformerForTokenClassification(NucleotideTransformerPreTraine
         )
 
 
-# First sentence of the model card save_pretrained writes.
-MODEL_DESCRIPTION = "A Nucleotide Transformer (InstaDeep) masked language model over 6-mer tokens."
+# What the model card save_pretrained writes says the model is built on.
+MODEL_DESCRIPTION = "a Nucleotide Transformer (InstaDeep) encoder over 6-mer tokens"
 
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.
 AUTO_MAP = {

@@ -260,10 +260,9 @@ class TrinityDNAForTokenClassification(TrinityDNAPreTrainedModel):
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
-# First sentence of the model card save_pretrained writes.
+# What the model card save_pretrained writes says the model is built on.
 MODEL_DESCRIPTION = (
-    "A TrinityDNA single-nucleotide masked language model (groove fusion, multi-window attention, gated "
-    "reverse complement)."
+    "a TrinityDNA single-nucleotide encoder (groove fusion, multi-window attention, gated reverse complement)"
 )
 
 # Every Auto class of the family: registered by dna_zoo.auto, written as auto_map by save_pretrained.

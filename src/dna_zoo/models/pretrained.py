@@ -86,6 +86,13 @@ def task_of(class_name: str) -> str:
     return next((task for suffix, task in TASK_SUFFIXES.items() if class_name.endswith(suffix)), "base")
 
 
+HEAD_DESCRIPTIONS = {  # what each head is, by class-name suffix, for model cards
+    "ForMaskedLM": "Masked language model",
+    "ForCausalLM": "Causal language model",
+    "ForSequenceClassification": "Sequence classifier (or regressor)",
+    "ForTokenClassification": "Per-token (nucleotide-level) classifier",
+    "Model": "Base model (hidden states, no task head)",
+}
 PIPELINE_TAGS = {  # the Hub pipeline of each head, by class-name suffix
     "ForMaskedLM": "fill-mask",
     "ForCausalLM": "text-generation",
@@ -121,11 +128,13 @@ def model_card(model, auto_class: str) -> ModelCard:
         base_model=base_model,
     )
     rows = [f"| {field} | {getattr(config, field)} |" for field in CARD_CONFIG_FIELDS if hasattr(config, field)]
+    what = next(text for suffix, text in HEAD_DESCRIPTIONS.items() if head.endswith(suffix))
     lines = [
         f"# {head}",
         "",
-        f"{description} Saved with dna_zoo: it loads with `import dna_zoo` and transformers' Auto classes, or with",
-        "transformers alone and `trust_remote_code=True` (the model code is in this folder).",
+        f"{what} on {description}. Saved with dna_zoo: it loads with `dna_zoo.load_model` or transformers' Auto",
+        "classes after `import dna_zoo`, or with transformers alone and `trust_remote_code=True` (the model code is",
+        "in this folder).",
         "",
         "## Configuration",
         "",
@@ -135,12 +144,16 @@ def model_card(model, auto_class: str) -> ModelCard:
     ]
     if head.endswith("Classification"):
         labels = ", ".join(f"{i}: {name}" for i, name in sorted(config.id2label.items()))
-        lines += ["", "## Task", "", f"- head: {head}", f"- problem type: {config.problem_type}"]
+        lines += ["", "## Task", "", f"- head: {head}", f"- problem type: {config.problem_type or 'per-token labels'}"]
         lines += [f"- labels: {labels}"]
+        if config.num_labels == 2 and config.problem_type != "multi_label_classification":
+            lines += [f"- F1, AUROC and AUPRC take label 1 ({config.id2label[1]}) as the positive class"]
     metrics = getattr(config, "dna_zoo_metrics", None)
     if metrics:
-        lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in metrics.items()]
+        lines += ["", "## Metrics", "", "| split | metric | value |", "| --- | --- | --- |"]
+        for split, values in metrics.items():
+            values = values if isinstance(values, dict) else {split: values}
+            lines += [f"| {split} | {name.removeprefix(split + '_')} | {value} |" for name, value in values.items()]
     lines += [
         "",
         "## Usage",

@@ -28,6 +28,7 @@ from ..data.tables import DataError, check_table, location, read_table
 from ..inference.embeddings import check_vocabulary
 from ..inference.resolution import bases_to_tokens
 from ..models import InvalidSequenceError
+from .curves import plot_finetuning
 from .metrics import BEST_METRIC, metrics_for
 from .peft_presets import ia3_config, lora_config
 from .runs import latest_checkpoint, refuse_reuse
@@ -168,10 +169,12 @@ def _class_weights(config: FinetuneConfig, dataset: Dataset, num_labels: int) ->
 
 
 def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = False) -> dict:
-    """Fine-tune; returns {"metrics": {"validation": ..., "test": ...}, "trainer", "model_dir"}.
+    """Fine-tune; returns {"metrics": {"validation": ..., "test": ...}, "trainer", "model_dir", "plots"}.
 
     The final model (or adapter + head with peft) and tokenizer go to `output_dir/final` (with the metrics in its
-    model card); with peft and `merge`, `output_dir/merged` holds the merged plain dna_zoo model.
+    model card); with peft and `merge`, `output_dir/merged` holds the merged plain dna_zoo model. Beside
+    metrics.json: loss_curve.png, validation_<metric>.png and, for binary classification, roc_curve.png and
+    pr_curve.png.
     """
     tokenizer = load_tokenizer(config.model)
     splits = {"train": config.train, "validation": config.validation, "test": config.test}
@@ -251,9 +254,10 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint if resume else None)
     trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
-    metrics = {
-        name: trainer.evaluate(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
+    predictions = {
+        name: trainer.predict(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
     }
+    metrics = {name: output.metrics for name, output in predictions.items()}
     final = os.path.join(config.output_dir, "final")
     plain = trainer.model
     if config.peft:
@@ -270,7 +274,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
             k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v) for k, v in asdict(config).items()
         }
         json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
-    return {"metrics": metrics, "trainer": trainer, "model_dir": final}
+    plots = plot_finetuning(config.output_dir, trainer.state.log_history, config.task, predictions)
+    return {"metrics": metrics, "trainer": trainer, "model_dir": final, "plots": plots}
 
 
 def latest_complete_checkpoint(output_dir: str) -> str | None:
