@@ -1,13 +1,17 @@
 """Coding vs non-coding 300 bp windows: fine-tune a DNA model on three genomes, test on a fourth, and compare with
 a 6-mer-count logistic regression on the same split.
 
-    python examples/coding_windows.py --out runs/coding            # bundled demo model, ../shared/data genomes
+    python examples/coding_windows.py --out runs/coding      # demo model, the lambda phage shipped in tests/data
+    python examples/coding_windows.py --genomes GENOMES_DIR --train ecoli_k12_mg1655 saureus_col hpylori_g27 \
+        --test vcholerae_o395 --out runs/coding                # the recorded run (model_cards/demo.md)
 
 Windows entirely inside a Prodigal CDS call are "coding", windows touching no call are "non-coding" (those that
 straddle a boundary are left out); coding windows are subsampled to the number of non-coding ones, per genome.
-Training genomes: E. coli K-12, S. aureus, H. pylori; test genome: V. cholerae (both chromosomes), never seen in
-pretraining or fine-tuning. 10% of the training windows (a seeded split) drive early stopping.
-Writes results.json, results.md and results.png to --out.
+--genomes holds <name>.fa.gz and <name>.prodigal.gff.gz for each name. Train on some genomes and test on another,
+never seen in pretraining or fine-tuning; a genome named in both --train and --test is split by position instead
+(windows before --split of each record train, those after it test; none crosses the cut), so the default run on
+the lambda phage alone does not test on its training windows. 10% of the training windows (a seeded split) drive
+early stopping. Writes results.json, results.md and results.png to --out.
 """
 
 import argparse
@@ -18,28 +22,37 @@ from pathlib import Path
 from datasets import concatenate_datasets
 from sklearn.metrics import matthews_corrcoef
 
-from dna_zoo.data import balanced, interval_windows, read_intervals
+from dna_zoo.data import balanced, interval_windows, read_fasta, read_intervals
 from dna_zoo.plots import plot_bars
 from dna_zoo.training import FinetuneConfig, finetune
 from dna_zoo.training.baselines import KmerLogisticRegression
 
-GENOMES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "genomes"
-TRAIN = ["ecoli_k12_mg1655", "saureus_col", "hpylori_g27"]
-TEST = ["vcholerae_o395"]
+GENOMES = Path(__file__).resolve().parent.parent / "tests" / "data"  # the lambda phage ships with the repository
 
 
-def balanced_windows(genome: str, window: int, stride: int, limit: int | None, seed: int):
-    """Coding (1) and non-coding (0) windows of one genome, as many of each."""
+def balanced_windows(genome: str, window: int, stride: int, limit: int | None, seed: int, part=None, split=0.7):
+    """Coding (1) and non-coding (0) windows of one genome, as many of each; with `part` "train" or "test", only the
+    windows before or after `split` of each record's length."""
     intervals = read_intervals(f"{genome}.prodigal.gff.gz", feature="CDS")
-    return balanced(interval_windows(f"{genome}.fa.gz", intervals, window, stride), per_class=limit, seed=seed)
+    windows = interval_windows(f"{genome}.fa.gz", intervals, window, stride)
+    if part is not None:
+        lengths = {name: len(sequence) for name, sequence in read_fasta(f"{genome}.fa.gz")}
+
+        def on_this_side(row):
+            cut = int(lengths[row["record"]] * split)
+            return row["start"] + window <= cut if part == "train" else row["start"] >= cut
+
+        windows = windows.filter(on_this_side)
+    return balanced(windows, per_class=limit, seed=seed)
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="demo", help="model to fine-tune (default: the bundled demo model)")
     parser.add_argument("--genomes", default=str(GENOMES), help="folder with <name>.fa.gz and <name>.prodigal.gff.gz")
-    parser.add_argument("--train", nargs="+", default=TRAIN, help="training genome names")
-    parser.add_argument("--test", nargs="+", default=TEST, help="test genome names")
+    parser.add_argument("--train", nargs="+", default=["lambda_phage"], help="training genome names")
+    parser.add_argument("--test", nargs="+", default=["lambda_phage"], help="test genome names")
+    parser.add_argument("--split", type=float, default=0.7, help="cut of a genome in both --train and --test")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--window", type=int, default=300)
     parser.add_argument("--stride", type=int, default=50, help="bases between window starts")
@@ -52,14 +65,22 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 
-    def windows(names):
+    def windows(names, part):
         parts = [
-            balanced_windows(os.path.join(args.genomes, n), args.window, args.stride, args.limit, args.seed)
-            for n in names
+            balanced_windows(
+                os.path.join(args.genomes, name),
+                args.window,
+                args.stride,
+                args.limit,
+                args.seed,
+                part if name in args.train and name in args.test else None,
+                args.split,
+            )
+            for name in names
         ]
         return concatenate_datasets(parts)
 
-    train, test = windows(args.train), windows(args.test)
+    train, test = windows(args.train, "train"), windows(args.test, "test")
     split = train.train_test_split(test_size=0.1, seed=args.seed)
     print(f"windows: {len(split['train'])} train, {len(split['test'])} validation, {len(test)} test (balanced)")
 

@@ -1,6 +1,7 @@
 """Zero-shot check of variant effect scores: stop-gained vs synonymous SNVs in the genes of a held-out genome.
 
-    python examples/variant_effects.py --out runs/variants                # demo model, V. cholerae genes
+    python examples/variant_effects.py --out runs/variants      # demo model, lambda phage genes (tests/data)
+    python examples/variant_effects.py --genome GENOMES_DIR/vcholerae_o395 --out runs/variants  # the recorded run
 
 For genes sampled from Prodigal's CDS calls, every codon (first and last excepted) is tried with each single-base
 substitution; those that turn a sense codon into a stop (TAA, TAG, TGA: genetic code 11) are "stop-gained", those
@@ -25,7 +26,7 @@ from dna_zoo.data import read_fasta, read_intervals
 from dna_zoo.inference import reverse_complement, score_variants, write_scores
 from dna_zoo.plots import plot_curves
 
-GENOMES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "genomes"
+GENOMES = Path(__file__).resolve().parent.parent / "tests" / "data"  # the lambda phage ships with the repository
 BASES = "TCAG"
 AMINO_ACIDS = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # NCBI table 11, TCAG order
 CODE = {"".join(codon): aa for codon, aa in zip(product(BASES, repeat=3), AMINO_ACIDS)}
@@ -78,7 +79,7 @@ def bootstrap_auroc(labels: np.ndarray, scores: np.ndarray, rounds: int, seed: i
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="demo", help="a masked LM (default: the bundled demo model)")
-    parser.add_argument("--genome", default=str(GENOMES / "vcholerae_o395"), help="<genome>.fa.gz + .prodigal.gff.gz")
+    parser.add_argument("--genome", default=str(GENOMES / "lambda_phage"), help="<genome>.fa.gz + .prodigal.gff.gz")
     parser.add_argument("--out", required=True)
     parser.add_argument("--genes", type=int, default=300, help="genes sampled")
     parser.add_argument("--per-class", type=int, default=500, help="variants of each kind")

@@ -8,7 +8,8 @@ import pytest
 from dna_zoo.data import genome_windows, iter_windows, loss_mask, windows_dataset
 from dna_zoo.inference import reverse_complement
 
-LAMBDA = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
+DATA = Path(__file__).parent / "data"
+LAMBDA = str(DATA / "lambda_phage.fa.gz")
 
 
 @pytest.fixture
@@ -70,3 +71,25 @@ def test_datasets_on_disk_and_streamed_agree(tmp_path):
     streamed = windows_dataset([LAMBDA], 1000, streaming=True, both_strands=True)
     assert len(on_disk) == 96 and list(on_disk) == list(streamed)
     assert list(tmp_path.rglob("*.arrow"))  # written to the cache folder, memory-mapped
+
+
+@pytest.mark.parametrize("window,stride", [(150, 60), (300, 50), (1000, 1000)])
+def test_interval_windows_label_every_window_as_the_definition_says(window, stride):
+    """Coding (1): inside one interval; non-coding (0): touching none; straddling: left out. Checked window by
+    window against the definition on the lambda phage's gene calls (overlapping genes included)."""
+    from dna_zoo.data import interval_windows, read_fasta, read_intervals
+
+    fasta, gff = DATA / "lambda_phage.fa.gz", DATA / "lambda_phage.prodigal.gff.gz"
+    intervals = read_intervals(gff, feature="CDS")
+    ((name, sequence),) = read_fasta(fasta)
+    spans = intervals[name]
+    expected = []
+    for start in range(0, len(sequence) - window + 1, stride):
+        end = start + window
+        if any(first <= start and end <= last for first, last, _ in spans):
+            expected.append((start, 1))
+        elif not any(first < end and last > start for first, last, _ in spans):
+            expected.append((start, 0))
+    windows = interval_windows(str(fasta), intervals, window, stride)
+    assert list(zip(windows["start"], windows["label"])) == expected
+    assert all(s == sequence[start : start + window] for s, start in zip(windows["sequence"], windows["start"]))

@@ -48,22 +48,29 @@ def test_embed_sequences_on_a_published_v2_layout(tmp_path):
     assert vectors.shape == (1, 64)
 
 
-def test_coding_windows_on_a_slice_of_the_lambda_phage(tmp_path):
+def test_coding_windows_runs_from_a_plain_clone_on_the_lambda_phage(tmp_path):
+    """The defaults use the genome that ships in tests/data, split by position (train before the cut, test after)."""
     example = load_example("coding_windows")
     model = tmp_path / "tiny"
     NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny")).save_pretrained(model)
     NucleotideTransformerTokenizer().save_pretrained(model)
-    data = str(Path(__file__).parent / "data")
-    args = ["--model", str(model), "--genomes", data, "--train", "lambda_phage", "--test", "lambda_phage"]
-    results = example.main([*args, "--out", str(tmp_path / "out"), "--window", "120", "--limit", "40", "--epochs", "1"])
-    assert results["windows"]["test"] == 80 and set(results["mcc"]) == {
-        f"{model} (full fine-tuning)",
-        "6-mer logistic regression",
-    }
+    out = tmp_path / "out"
+    results = example.main(
+        ["--model", str(model), "--out", str(out), "--window", "120", "--limit", "30", "--epochs", "1"]
+    )
+    assert results["train"] == results["test"] == ["lambda_phage"] and results["windows"]["test"] == 60
+    assert set(results["mcc"]) == {f"{model} (full fine-tuning)", "6-mer logistic regression"}
     assert all(-1 <= value <= 1 for value in results["mcc"].values())
-    assert (tmp_path / "out" / "results.png").stat().st_size > 1000 and "| 6-mer" in (
-        tmp_path / "out" / "results.md"
-    ).read_text()
+    assert (out / "results.png").stat().st_size > 1000 and "| 6-mer" in (out / "results.md").read_text()
+
+
+def test_a_genome_in_train_and_test_is_split_by_position_without_shared_windows():
+    example = load_example("coding_windows")
+    genome, window = str(Path(__file__).parent / "data" / "lambda_phage"), 120
+    train = example.balanced_windows(genome, window, 50, None, 0, "train", 0.7)
+    test = example.balanced_windows(genome, window, 50, None, 0, "test", 0.7)
+    cut = int(48502 * 0.7)
+    assert max(train["start"]) + window <= cut <= min(test["start"]) and len(train) > 0 and len(test) > 0
 
 
 def test_variant_effects_on_lambda_genes(tmp_path):
