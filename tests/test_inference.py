@@ -206,3 +206,38 @@ def test_gena_recurrent_memory_embeds_a_sequence_longer_than_the_context():
     assert pooled.shape == (1, config.hidden_size)
     with pytest.raises(ValueError, match="last layer only"):
         embed(model, tokenizer, [sequence], layer=0, progress=False)
+
+
+def test_window_owners_take_each_base_from_the_window_where_it_is_farthest_from_a_cut():
+    from dna_zoo.inference.embeddings import window_owners, windows
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        length, window = int(rng.integers(20, 400)), int(rng.integers(5, 60))
+        spans = windows(length, window, int(rng.integers(0, window)))
+        positions = np.arange(length, dtype=float)
+        margins = []  # the definition, window by window (memory: windows x length)
+        for start, end in spans:
+            left = positions - start if start > 0 else np.full(length, np.inf)
+            right = end - 1 - positions if end < length else np.full(length, np.inf)
+            margin = np.minimum(left, right)
+            margin[(positions < start) | (positions >= end)] = -np.inf
+            margins.append(margin)
+        np.testing.assert_array_equal(window_owners(length, spans), np.argmax(np.stack(margins), axis=0))
+
+
+def test_a_window_longer_than_the_context_is_fitted_to_it_with_a_note():
+    """The README's call: demo model (1000 tokens = 5994 bases), window=6000, overlap=1000."""
+    model, tokenizer = dna_zoo.load_model("demo", task="base"), dna_zoo.load_tokenizer("demo")
+    sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), 14000))
+    with pytest.warns(UserWarning, match=r"windows of 6000 bases .* using windows of (\d+) bases \(overlap 1000\)"):
+        per_base = embed(model, tokenizer, [sequence], pooling="none", per_base=True, window=6000, overlap=1000)
+    assert per_base[0].shape == (14000, 128)
+
+
+def test_the_progress_bar_counts_sequences_and_is_hidden_for_one(capsys):
+    model, tokenizer = family("nucleotide_transformer")
+    embed(model, tokenizer, ["ACGTACGTAC", "GGCCTTAA", "ACGT"], batch_size=2)
+    assert "3/3" in capsys.readouterr().err
+    embed(model, tokenizer, ["ACGTACGTAC"])
+    assert "embedding" not in capsys.readouterr().err

@@ -121,16 +121,18 @@ def windows(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
 
 def window_owners(length: int, spans: list[tuple[int, int]]) -> np.ndarray:
     """(length,) index of the window each base is taken from: the one where it is farthest from a cut (the
-    sequence's own ends are not cuts)."""
-    positions = np.arange(length, dtype=float)
-    margins = []
-    for start, end in spans:
-        left = positions - start if start > 0 else np.full(length, np.inf)
-        right = end - 1 - positions if end < length else np.full(length, np.inf)
+    sequence's own ends are not cuts; ties go to the earlier window). Memory O(length), whatever the windows."""
+    best = np.full(length, -np.inf)
+    owners = np.zeros(length, dtype=np.int64)
+    for index, (start, end) in enumerate(spans):
+        positions = np.arange(start, end, dtype=float)
+        left = positions - start if start > 0 else np.full(end - start, np.inf)
+        right = end - 1 - positions if end < length else np.full(end - start, np.inf)
         margin = np.minimum(left, right)
-        margin[(positions < start) | (positions >= end)] = -np.inf
-        margins.append(margin)
-    return np.argmax(np.stack(margins), axis=0)
+        better = margin > best[start:end]
+        best[start:end] = np.where(better, margin, best[start:end])
+        owners[start:end] = np.where(better, index, owners[start:end])
+    return owners
 
 
 def _stitch(pieces: list[np.ndarray], spans, length: int) -> np.ndarray:
@@ -140,6 +142,54 @@ def _stitch(pieces: list[np.ndarray], spans, length: int) -> np.ndarray:
         mine = np.flatnonzero(owners == index)
         out[mine] = piece[mine - start]
     return out
+
+
+def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> int:
+    """The largest window (in bases, at most `window`) whose pieces of `sequences` all fit in `context` tokens;
+    a smaller window than asked for comes with a warning that says why."""
+    fitted, longest = window, None
+    for _ in range(8):
+        spans = [windows(len(s), fitted, min(overlap, fitted - 1)) for s in sequences]
+        pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
+        longest = max(len(ids) for ids in tokenizer(pieces, verbose=False)["input_ids"])
+        if longest <= context:
+            break
+        fitted = max(1, min(fitted - 1, fitted * context // longest))
+    else:
+        raise ValueError(f"no window of at most {window} bases fits the model's context of {context} tokens")
+    if fitted < window:
+        warnings.warn(
+            f"windows of {window} bases would be longer than the model's context ({context} tokens): using windows "
+            f"of {fitted} bases (overlap {min(overlap, fitted - 1)}), the longest of {longest} tokens",
+            stacklevel=3,
+        )
+    return fitted
+
+
+def _embed_sequences(
+    model, tokenizer, sequences, layer, pooling, strand, per_base, batch_size, device, dtype, progress, unit, truncate
+) -> list:
+    """Outputs of `sequences` in input order, run in length-sorted batches; the bar counts `unit`s (sequences or
+    windows) and is not shown for a single one."""
+    check_vocabulary(model, tokenizer)
+    model = model.eval().to(device=device, dtype=dtype)
+    device = next(model.parameters()).device
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    results = [None] * len(sequences)
+    with tqdm(total=len(order), desc="embedding", unit=unit, disable=not progress or len(order) < 2) as bar:
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            batch = [sequences[i] for i in index]
+            options = dict(truncate=truncate, indices=index)
+            vectors = _embed_batch(model, tokenizer, batch, layer, pooling, per_base, device, **options)
+            if strand == "both":
+                reverse_strand = [reverse_complement(s) for s in batch]
+                reverse = _embed_batch(model, tokenizer, reverse_strand, layer, pooling, per_base, device, **options)
+                vectors = [(f + (r[::-1] if pooling == "none" else r)) / 2 for f, r in zip(vectors, reverse)]
+            for i, vector in zip(index, vectors):
+                results[i] = vector
+            bar.update(len(index))
+    return results
 
 
 def embed(
@@ -167,7 +217,8 @@ def embed(
     strand: "forward", or "both" to average with the reverse complement (per base: aligned base by base).
     window, overlap: sequences longer than `window` bases are cut into windows overlapping by `overlap` bases,
         run one by one and stitched: per base, each base keeps its value from the window where it is farthest from
-        a cut; pooled ("mean" only), windows are weighted by the bases they give. Works with every family.
+        a cut; pooled ("mean" only), windows are weighted by the bases they give. Works with every family. A window
+        whose pieces would be longer than the model's context in tokens is shrunk to fit, with a warning.
         GENA-LM can instead read a long sequence whole through its recurrent memory: pass an RMT model
         (`GenaLMRMTForSequenceClassification` / `GenaLMRMTForTokenClassification`, e.g. a fine-tuned RMT
         checkpoint) and no window; it runs segment by segment and gives the last layer at every token.
@@ -189,32 +240,20 @@ def embed(
         raise ValueError(f"sequence {empty} is empty")
     if strand == "both" and pooling == "none" and not per_base:
         raise ValueError("strand='both' without pooling needs per_base=True (tokens of the two strands differ)")
+    common = (layer, pooling, strand, per_base, batch_size, device, dtype, progress)
     if window is not None and any(len(s) > window for s in sequences):
         if not (pooling == "mean" or (pooling == "none" and per_base)):
             raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
-        spans = [windows(len(s), window, overlap) for s in sequences]
+        window = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
+        spans = [windows(len(s), window, min(overlap, window - 1)) for s in sequences]
         pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
-        per_piece = embed(model, tokenizer, pieces, layer, "none", strand, True, batch_size, device, dtype, progress)
+        per_piece_options = (layer, "none", strand, True, batch_size, device, dtype, progress)
+        per_piece = _embed_sequences(model, tokenizer, pieces, *per_piece_options, "window", False)
         results, cursor = [], 0
         for sequence, row in zip(sequences, spans):
             stitched = _stitch(per_piece[cursor : cursor + len(row)], row, len(sequence))
             cursor += len(row)
             results.append(stitched.mean(0) if pooling == "mean" else stitched)
         return np.stack(results) if pooling == "mean" else results
-    check_vocabulary(model, tokenizer)
-    model = model.eval().to(device=device, dtype=dtype)
-    device = next(model.parameters()).device
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    results = [None] * len(sequences)
-    for start in tqdm(range(0, len(order), batch_size), desc="embedding", disable=not progress, unit="batch"):
-        index = order[start : start + batch_size]
-        batch = [sequences[i] for i in index]
-        options = dict(truncate=too_long == "truncate", indices=index)
-        vectors = _embed_batch(model, tokenizer, batch, layer, pooling, per_base, device, **options)
-        if strand == "both":
-            reverse_strand = [reverse_complement(s) for s in batch]
-            reverse = _embed_batch(model, tokenizer, reverse_strand, layer, pooling, per_base, device, **options)
-            vectors = [(f + (r[::-1] if pooling == "none" else r)) / 2 for f, r in zip(vectors, reverse)]
-        for i, vector in zip(index, vectors):
-            results[i] = vector
+    results = _embed_sequences(model, tokenizer, sequences, *common, "sequence", too_long == "truncate")
     return np.stack(results) if pooling != "none" else results
