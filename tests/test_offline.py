@@ -36,3 +36,30 @@ def test_a_folder_without_tokenizer_files_is_refused(tmp_path):
         NucleotideTransformerTokenizer.from_pretrained(tmp_path)  # transformers would build a default tokenizer
     with pytest.raises(OSError, match="config.json"):
         NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_without_network_the_hub_is_not_asked_at_all(monkeypatch, tmp_path):
+    """No HF_HUB_OFFLINE, but the Hub cannot be reached: only the cache is looked at (no client retries, the error
+    comes at once)."""
+    import pytest
+
+    from dna_zoo import load_model
+    from dna_zoo.models import pretrained
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(pretrained, "hub_reachable", lambda timeout=3.0: False)
+    calls = []
+    monkeypatch.setattr(pretrained, "cached_file", lambda *args, **kwargs: calls.append(kwargs) or None)
+    with pytest.raises(OSError, match="not a local folder and could not be found in the Hugging Face cache"):
+        load_model("some-lab/not-in-the-cache")
+    assert calls and all(call.get("local_files_only") for call in calls)
+
+
+def test_hub_reachable_answers_false_for_a_closed_endpoint(monkeypatch):
+    from dna_zoo.models.pretrained import hub_reachable
+
+    for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1")  # nothing listens on 127.0.0.1:443 here
+    assert hub_reachable(timeout=1.0) is False

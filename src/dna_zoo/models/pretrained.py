@@ -14,7 +14,9 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
+import urllib.parse
 from contextlib import contextmanager
 
 import torch
@@ -54,20 +56,37 @@ def missing_checkpoint_error(name) -> OSError:
     )
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub's host answers a TCP connection within `timeout` s (True behind a proxy, which this cannot
+    test). A machine without network says so at once, instead of after the Hub client's retries."""
+    if any(os.environ.get(key) for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def ensure_resolvable(name, filenames, **hub_kwargs) -> None:
-    """Raise unless one of `filenames` is in the local folder `name`, or can be resolved from the Hub / its cache."""
+    """Raise unless one of `filenames` is in the local folder `name`, or in the Hugging Face cache, or can be
+    resolved from the Hub (tried only when the Hub can be reached)."""
     if os.path.isdir(str(name)):
         if not any(os.path.isfile(os.path.join(name, filename)) for filename in filenames):
             raise OSError(f"{name} holds none of {', '.join(filenames)}: it is not a saved model or tokenizer folder")
         return
     if os.path.isfile(str(name)):
         return
-    for filename in filenames:
-        try:
-            if cached_file(name, filename, _raise_exceptions_for_missing_entries=False, **hub_kwargs):
-                return
-        except OSError:
-            pass
+    cached = {**hub_kwargs, "local_files_only": True}
+    online = not hub_kwargs.get("local_files_only") and os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false")
+    for options in (cached, hub_kwargs) if online and hub_reachable() else (cached,):
+        for filename in filenames:
+            try:
+                if cached_file(name, filename, _raise_exceptions_for_missing_entries=False, **options):
+                    return
+            except OSError:
+                pass
     raise missing_checkpoint_error(name)
 
 
