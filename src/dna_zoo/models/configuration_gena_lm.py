@@ -148,8 +148,10 @@ class GenaLMConfig(DNAConfig):
         attention_type: "full" or "block_sparse" (BigBird: `num_global_blocks` global blocks at each end, a window of
             `num_window_blocks` blocks, `num_random_blocks` random blocks; inputs of at most
             (2 g + w + 2 r) * block_size tokens use full attention).
-        block_size, num_random_blocks, num_window_blocks, num_global_blocks: block-sparse layout (64, 3, 3 and 1 in
-            gena-lm-bigbird-base-t2t, as in BigBird).
+        block_size: tokens per block of the block-sparse layout (64 in gena-lm-bigbird-base-t2t, as in BigBird).
+        num_random_blocks: random key blocks per query block (3).
+        num_window_blocks: sliding-window blocks, odd (3).
+        num_global_blocks: global blocks at each end (1).
         type_vocab_size: token type embeddings (2, for sequence pairs).
         position_embedding_type: "absolute" (learned table, as published) or "rotary" (no position table; queries
             and keys rotated, half-split form, over their first `rotary_dim` dimensions, base `rotary_base`, as in

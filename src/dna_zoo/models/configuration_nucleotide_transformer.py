@@ -93,7 +93,10 @@ class NucleotideTransformerConfig(DNAConfig):
 
     Args:
         vocab_size: 4105 for the v1 6-mer vocabulary, 4107 for v2.
-        hidden_size, num_hidden_layers, num_attention_heads, intermediate_size: the transformer's size.
+        hidden_size: width of the hidden states.
+        num_hidden_layers: transformer blocks.
+        num_attention_heads: attention heads per block.
+        intermediate_size: width of the feed-forward block (I).
         mlp_type: "gelu" (v1: Linear(H, I) -> exact GELU -> Linear(I, H)) or "swiglu" (v2: Linear(H, 2I) whose first
             half gates the second).
         mlp_bias: biases in the feed-forward block (v1 True, v2 False).

@@ -246,12 +246,14 @@ class NucleotideTransformerTokenizer(DNATokenizer):
     leftover shorter than k becomes single-base tokens. `<cls>` is prepended, no `<eos>` is appended:
     `ATTCCGATTCCGATTCCGACGTACGTNACGT` -> `<cls> ATTCCG ATTCCG ATTCCG ACGTAC G T N A C G T`.
 
+    Like every dna_zoo tokenizer it also takes `rna="t"` to read U as T (default "error").
+
     Args:
         vocab: token -> id mapping or the path of a published `vocab.txt`; built from `layout` when omitted.
-        layout: "v2" (default, 4107 tokens) or "v1" (ids of the 500m / 2.5b checkpoints).
+        layout: "v2" (default, 4107 tokens) or "v1" (ids of the 500m / 2.5b checkpoints); a published v1 or v2
+            vocabulary (vocab.txt, tokenizer.json) sets the layout itself.
         k: k-mer length (6 in every published model).
         iupac: "error" (default) or "n" to read IUPAC ambiguity codes as N.
-        rna: "error" (default) or "t" to read U as T (also a keyword of every dna_zoo tokenizer).
     """
 
     vocab_files_names = {"vocab_file": "vocab.txt", "tokenizer_file": "tokenizer.json"}
@@ -510,7 +512,7 @@ class DNABPETokenizer(DNATokenizer):
 
 
 class MistralDNATokenizer(DNABPETokenizer):
-    """Mistral-DNA tokenizer: the DNABERT-2-style BPE ([UNK] [CLS] [SEP] [PAD] [MASK], then bases and merges).
+    """Mistral-DNA tokenizer: the DNABERT-2-style BPE (`[UNK] [CLS] [SEP] [PAD] [MASK]`, then bases and merges).
 
     `MistralDNATokenizer.from_pretrained(path)` reads a published tokenizer.json. With no arguments it loads
     dna_zoo's own 4096-token vocabulary, trained with `dna-zoo train-tokenizer` on bacterial genomes (see the
@@ -524,14 +526,14 @@ class MistralDNATokenizer(DNABPETokenizer):
 
 
 class GenaLMTokenizer(DNABPETokenizer):
-    """GENA-LM tokenizer: BPE with [UNK] [CLS] [SEP] [PAD] [MASK] and "-" (special), the published pipeline:
+    """GENA-LM tokenizer: BPE with `[UNK] [CLS] [SEP] [PAD] [MASK]` and "-" (special), the published pipeline:
     strip, runs of 10 or more N become one "-" token, split on "-", BERT template with token type ids for pairs.
 
     `GenaLMTokenizer.from_pretrained(path)` reads a published GENA tokenizer.json with its own pipeline: the t2t
     models' (32,000 tokens, A C G T N and IUPAC B K M R S W Y, the N-run rule above) or the first human-only
     models' BPE_32k (A C G T only, no N-run rule). With no arguments it loads dna_zoo's own 4096-token vocabulary
     trained on bacterial genomes (see the model card), NOT the published one. Unlike the published tokenizers,
-    lowercase is upper-cased instead of becoming [UNK]. Offsets map every token, "-" included, back to its bases.
+    lowercase is upper-cased instead of becoming `[UNK]`. Offsets map every token, "-" included, back to its bases.
     """
 
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
