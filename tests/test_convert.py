@@ -73,3 +73,29 @@ def test_convert_refuses_an_unknown_layout(tmp_path):
     (source / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ValueError, match="unknown checkpoint layout"):
         convert(source, tmp_path / "out")
+
+
+def test_convert_refuses_to_write_into_the_source_or_a_full_destination(tmp_path):
+    source = tmp_path / "source"
+    write(source, *random_v2_checkpoint())
+    published = {path.name: path.read_bytes() for path in source.iterdir()}
+    with pytest.raises(ValueError, match="converting in place would replace the source's files"):
+        cli(["--debug", "convert", str(source), str(source)])
+    assert {path.name: path.read_bytes() for path in source.iterdir()} == published
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not empty; pass overwrite=True"):
+        convert(source, tmp_path / "full")
+    convert(source, tmp_path / "full", overwrite=True)
+
+
+def test_convert_a_mixtral_folder_without_pad_token_and_without_tokenizer(tmp_path, capsys):
+    source = tmp_path / "source"
+    reference = mixtral_reference(1)
+    reference.config.pad_token_id = None  # as some published Mixtral configs have it
+    reference.save_pretrained(source)
+    assert json.loads((source / "config.json").read_text()).get("pad_token_id") is None
+    cli(["convert", str(source), str(tmp_path / "out"), "--probe-length", "16"])
+    out = capsys.readouterr().out
+    assert "tokenizer_converted: False" in out and "has no tokenizer" in out
+    assert float(out.split("max_abs_logit_difference: ")[1].split()[0]) < 1e-4

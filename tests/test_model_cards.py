@@ -25,3 +25,13 @@ def test_front_matter_is_valid_hub_metadata(path):
 def test_first_snippet_runs(path):
     snippet = re.search(r"```python\n(.*?)```", path.read_text(), re.S).group(1)
     exec(compile(snippet, str(path), "exec"), {})
+
+
+@pytest.mark.parametrize("page", ["tasks/embed.md", "tasks/interpret.md"])
+def test_documentation_snippets_run(page):
+    """The documentation's runnable examples (the bundled demo model, offline)."""
+    import textwrap
+
+    path = Path(__file__).resolve().parent.parent / "docs" / page
+    for snippet in re.findall(r"```python\n(.*?)```", path.read_text(), re.S):
+        exec(compile(textwrap.dedent(snippet), str(path), "exec"), {})

@@ -170,7 +170,12 @@ def finetune_command(args) -> None:
         values = {key.removeprefix(f"{split}_"): value for key, value in metrics.items()}
         shown = ", ".join(f"{name} {values[name]:.4f}" for name in SHOWN if name in values)
         print(f"{split}: {shown}")
-    print(f"model in {result['model_dir']}; metrics and training log in {args.output_dir}/metrics.json")
+    if args.peft:
+        merged = os.path.join(args.output_dir, "merged")
+        print(f"adapter and head in {result['model_dir']}; the merged model (for predict) in {merged}")
+    else:
+        print(f"model in {result['model_dir']}")
+    print(f"metrics and training log in {args.output_dir}/metrics.json")
     if result["plots"]:
         print(f"plots: {', '.join(result['plots'])}")
 
