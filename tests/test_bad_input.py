@@ -27,6 +27,8 @@ def tiny():
         ("ACGT\n>r1\nACGT\n", r"line 1: expected a '>' header before any sequence, found 'ACGT'"),
         (">r1\nACGT\n>r2\n>r3\nAC\n", r"line 3: record 'r2' has no sequence"),
         (">r1\nACGTAC\nAC GT\n", r"line 3 column 3: whitespace inside the sequence of record 'r1'"),
+        (">r1\nACGTAC\nAC\0GT\n", r"line 3 column 3: a NUL byte"),  # htslib would silently end the record there
+        ("", r"no FASTA records \(the file is empty\)"),
     ],
 )
 @pytest.mark.parametrize("compressed", [False, True])
@@ -106,3 +108,62 @@ def test_pretraining_windows_longer_than_the_context_warn(tmp_path):
     )
     with pytest.warns(UserWarning, match="windows of 1200 bases are up to 201 tokens: truncated to 128"):
         pretrain(config)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["embed", "--out", "{tmp}/e.npz", "--fasta"],
+        ["embed", "--out", "{tmp}/e.parquet", "--fasta"],
+        ["train-tokenizer", "--out", "{tmp}/tok", "--fasta"],
+        ["pretrain", "--family", "nucleotide_transformer", "--output-dir", "{tmp}/run", "--fasta"],
+    ],
+    ids=["embed-npz", "embed-parquet", "train-tokenizer", "pretrain"],
+)
+def test_an_empty_fasta_is_refused_in_one_line_naming_it(tmp_path, command):
+    from dna_zoo.cli import main
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main([part.format(tmp=tmp_path) for part in command] + [str(empty)])
+    assert str(exit_info.value.code).endswith(f"FastaError: {empty}: no FASTA records (the file is empty)")
+    assert not (tmp_path / "tok").exists() and not (tmp_path / "e.npz").exists()
+
+
+@pytest.mark.parametrize("text,message", [("", "the table is empty"), ("sequence,label\n", "the table has no rows")])
+def test_an_empty_table_is_refused_naming_it(tmp_path, text, message):
+    from dna_zoo.data import read_table
+    from dna_zoo.data.tables import DataError
+
+    path = tmp_path / "train.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=f"{path}: {message}"):
+        read_table(str(path))
+
+
+def test_a_bad_character_names_the_input_index_not_the_sorted_batch_row(tiny):
+    model, tokenizer = tiny
+    sequences = ["ACGTACGTACGTACGT", "ACGTACGTXCGT", "AC"]  # run sorted by length: the bad one is batch row 1 of 3
+    with pytest.raises(dna_zoo.InvalidSequenceError, match=r"sequence 1: invalid character 'X' at position 8") as info:
+        embed(model, tokenizer, sequences + ["ACGTACGTACGTACGTACGTAC"], batch_size=8)
+    assert info.value.index == 1
+
+
+def test_embed_command_names_the_fasta_record_of_a_bad_character(tmp_path):
+    from dna_zoo.cli import main
+
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text(">first\nACGTACGTACGT\n>second\nACGTACGTACGTACGTACGTAXGT\n>third\nACG\n")
+    for out, chunk in (("e.npz", "1024"), ("e.parquet", "2")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["embed", "--fasta", str(fasta), "--out", str(tmp_path / out), "--chunk-size", chunk])
+        assert f"{fasta}: record 2 ('second'): invalid character 'X' at position 21" in str(exit_info.value.code)
+        assert not list(tmp_path.glob("e.*"))  # nothing half-written is left
+
+
+def test_a_gap_in_a_gena_sequence_is_an_error_not_the_n_run_token():
+    tokenizer = dna_zoo.GenaLMTokenizer()
+    with pytest.raises(dna_zoo.InvalidSequenceError, match=r"sequence 0: invalid character '-' .*alignment gap"):
+        tokenizer("ACGT-ACGT")
+    assert tokenizer.convert_tokens_to_ids("-") in tokenizer("ACGT" + "N" * 12 + "ACGT")["input_ids"]

@@ -64,3 +64,28 @@ def test_embed_refuses_an_output_format_it_does_not_write(tmp_path):
     with pytest.raises(SystemExit, match=r"--out .*one.csv: embeddings are written as .parquet or .npz"):
         main(["embed", "--fasta", str(fasta), "--out", str(tmp_path / "one.csv")])
     assert not (tmp_path / "one.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["embed", "--fasta", "x.fa", "--out", "x.npz", "--chunk-size", "0"], "--chunk-size: must be > 0, got 0"),
+        (["embed", "--fasta", "x.fa", "--out", "x.npz", "--batch-size", "-1"], "--batch-size: must be > 0, got -1"),
+        (["finetune", "--train", "t.csv", "--output-dir", "o", "--epochs", "-1"], "--epochs: must be > 0, got -1"),
+        (["pretrain", "--fasta", "a.fa", "--output-dir", "o", "--steps", "0"], "--steps: must be > 0, got 0"),
+        (["pretrain", "--fasta", "a.fa", "--output-dir", "o", "--checkpoint-every", "0"], "--checkpoint-every: must"),
+        (["pretrain", "--fasta", "a.fa", "--output-dir", "o", "--mlm-probability", "1.5"], "between 0 and 1"),
+        (["embed", "--fasta", "x.fa", "--out", "x.npz", "--overlap", "-3"], "--overlap: must be >= 0, got -3"),
+    ],
+)
+def test_numeric_arguments_are_checked_when_parsed(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_layer_the_model_does_not_have_is_one_clear_error():
+    model, tokenizer = dna_zoo.load_model("demo", task="base"), dna_zoo.load_tokenizer("demo")
+    with pytest.raises(ValueError, match=r"layer 99: the model has 5 hidden states \(0 the embeddings .. 4 the last"):
+        dna_zoo.embed(model, tokenizer, ["ACGTACGT"], layer=99)
+    assert dna_zoo.embed(model, tokenizer, ["ACGTACGT"], layer=-5).shape == (1, 128)

@@ -15,7 +15,7 @@ from .checkpoints import CONFIG_CLASSES, PRESETS, config_from_preset, load_model
 from .convert import convert
 from .data import fasta_chunks, read_fasta
 from .inference import embed, score_variants, write_scores
-from .models import GenaLMTokenizer, MistralDNATokenizer
+from .models import GenaLMTokenizer, InvalidSequenceError, MistralDNATokenizer
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
 
@@ -90,32 +90,41 @@ def embed_command(args) -> None:
     records = read_fasta(args.fasta)
     temporary = args.out + ".partial"  # a killed run never leaves a half-written output
     count = 0
-    if args.out.endswith(".parquet"):  # streamed: one chunk of records in memory at a time
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        writer = None
-        for chunk in iter(lambda: list(itertools.islice(records, args.chunk_size)), []):
-            names, sequences = zip(*chunk)
-            vectors = embed(model, tokenizer, sequences, **options).astype(np.float32)  # (N, H)
-            embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
-            table = pa.table({"name": names, "length": [len(s) for s in sequences], "embedding": embedding})
-            writer = writer or pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table)
-            count += len(names)
-        if writer is None:
-            empty = {"name": pa.array([], pa.string()), "length": pa.array([], pa.int64())}
-            pq.write_table(pa.table({**empty, "embedding": pa.array([], pa.list_(pa.float32()))}), temporary)
-        else:
+    def embed_records(names, sequences):
+        """A bad character names the file, the record's number in it and its name."""
+        try:
+            return embed(model, tokenizer, sequences, **options)
+        except InvalidSequenceError as error:
+            record = f"record {count + error.index + 1} ({names[error.index]!r})"
+            raise ValueError(f"{args.fasta}: {record}: {error.reason}") from None
+
+    try:
+        if args.out.endswith(".parquet"):  # streamed: one chunk of records in memory at a time
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for chunk in iter(lambda: list(itertools.islice(records, args.chunk_size)), []):
+                names, sequences = zip(*chunk)
+                vectors = embed_records(names, sequences).astype(np.float32)  # (N, H)
+                embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+                table = pa.table({"name": names, "length": [len(s) for s in sequences], "embedding": embedding})
+                writer = writer or pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+                count += len(names)
             writer.close()
-        shape = f"{count} x {model.config.hidden_size}"
-    else:
-        pairs = list(records)
-        names, sequences = [name for name, _ in pairs], [sequence for _, sequence in pairs]
-        vectors = embed(model, tokenizer, sequences, **options)
-        with open(temporary, "wb") as handle:
-            np.savez(handle, names=np.array(names), embeddings=vectors)
-        count, shape = len(names), " x ".join(map(str, vectors.shape))
+            shape = f"{count} x {model.config.hidden_size}"
+        else:
+            names, sequences = map(list, zip(*records))
+            vectors = embed_records(names, sequences)
+            with open(temporary, "wb") as handle:
+                np.savez(handle, names=np.array(names), embeddings=vectors)
+            count, shape = len(names), " x ".join(map(str, vectors.shape))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
     os.replace(temporary, args.out)
     print(f"{count} sequences -> {args.out} (embeddings {shape})")
 
@@ -233,6 +242,30 @@ def predict_command(args) -> None:
     print(f"{len(ids)} sequences -> {args.out}")
 
 
+def _checked(kind, test, requirement: str):
+    """An argparse type: `kind` (int or float), refused with one line unless `test(value)` holds."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    parse.__name__ = f"{requirement} {kind.__name__}"  # argparse's "invalid ... value" message
+    return parse
+
+
+def positive(kind):
+    return _checked(kind, lambda value: value > 0, "> 0")
+
+
+def non_negative(kind):
+    return _checked(kind, lambda value: value >= 0, ">= 0")
+
+
+fraction = _checked(float, lambda value: 0 < value < 1, "between 0 and 1")
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Every option with a default value shows it."""
 
@@ -254,9 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train-tokenizer", help="train a BPE vocabulary on FASTA files")
     train.add_argument("--family", choices=sorted(BPE_TOKENIZERS), default="mistral_dna", help="whose BPE pipeline")
     train.add_argument("--fasta", nargs="+", required=True, help="FASTA files (plain, gzip or bgzip)")
-    train.add_argument("--vocab-size", type=int, default=4096, help="tokens in the vocabulary, specials included")
+    train.add_argument(
+        "--vocab-size", type=positive(int), default=4096, help="tokens in the vocabulary, specials included"
+    )
     train.add_argument("--alphabet", default="ACGTN", help="single bases always in the vocabulary")
-    train.add_argument("--chunk-length", type=int, default=1000, help="sequences are cut into pieces of this length")
+    train.add_argument(
+        "--chunk-length", type=positive(int), default=1000, help="sequences are cut into pieces of this length"
+    )
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
     train.set_defaults(run=train_tokenizer_command)
     embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as Parquet or NPZ")
@@ -267,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     embedding.add_argument(
         "--out", required=True, help="output .parquet (streamed: name, length, embedding) or .npz (names, embeddings)"
     )
-    embedding.add_argument("--chunk-size", type=int, default=1024, help="records per Parquet write")
+    embedding.add_argument("--chunk-size", type=positive(int), default=1024, help="records per Parquet write")
     embedding.add_argument("--layer", type=int, default=-1, help="hidden state: 0 the embeddings, -1 the last layer")
     embedding.add_argument(
         "--pooling", choices=["mean", "max", "cls"], default="mean", help="over each record's own tokens"
@@ -275,11 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     embedding.add_argument(
         "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
     )
-    embedding.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
+    embedding.add_argument("--batch-size", type=positive(int), default=16, help="sequences per forward pass")
     embedding.add_argument(
-        "--window", type=int, default=None, help="cut longer records into windows of this many bases"
+        "--window", type=positive(int), default=None, help="cut longer records into windows of this many bases"
     )
-    embedding.add_argument("--overlap", type=int, default=0, help="bases shared by consecutive windows")
+    embedding.add_argument("--overlap", type=non_negative(int), default=0, help="bases shared by consecutive windows")
     embedding.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     embedding.set_defaults(run=embed_command)
     scoring = commands.add_parser("score-variants", help="zero-shot variant effect scores from a VCF and a FASTA")
@@ -289,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--fasta", required=True, help="reference FASTA (plain, gzip or bgzip)")
     scoring.add_argument("--vcf", required=True, help="VCF or BCF, plain or bgzipped")
     scoring.add_argument("--out", required=True, help="output TSV")
-    scoring.add_argument("--window", type=int, default=512, help="bases of reference around each variant")
+    scoring.add_argument("--window", type=positive(int), default=512, help="bases of reference around each variant")
     scoring.add_argument(
         "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
     )
@@ -305,27 +342,35 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--output-dir", required=True, help="checkpoints, losses, plot and the final model")
     training.add_argument("--validation-fasta", nargs="*", default=[], help="held-out FASTA files (whole genomes)")
     training.add_argument("--validation-records", nargs="*", default=[], help="records of --fasta held out")
-    training.add_argument("--validation-windows", type=int, default=256, help="validation windows evaluated")
-    training.add_argument("--eval-every", type=int, default=100, help="steps between validation losses")
-    training.add_argument("--window", type=int, default=600, help="bases per window")
-    training.add_argument("--stride", type=int, default=None, help="bases between window starts (default: window)")
+    training.add_argument("--validation-windows", type=positive(int), default=256, help="validation windows evaluated")
+    training.add_argument("--eval-every", type=positive(int), default=100, help="steps between validation losses")
+    training.add_argument("--window", type=positive(int), default=600, help="bases per window")
+    training.add_argument(
+        "--stride", type=positive(int), default=None, help="bases between window starts (default: window)"
+    )
     training.add_argument("--random-offsets", action="store_true", help="jitter window starts by up to --stride")
     training.add_argument("--both-strands", action="store_true", help="add the reverse complement of each window")
-    training.add_argument("--split-n-run", type=int, default=1, help="runs of at least this many N split windows")
+    training.add_argument(
+        "--split-n-run", type=positive(int), default=1, help="runs of at least this many N split windows"
+    )
     training.add_argument(
         "--lowercase", choices=["upper", "exclude"], default="upper", help="soft-masked bases: train on them or not"
     )
-    training.add_argument("--max-tokens", type=int, default=None, help="tokens per window (default: the context)")
-    training.add_argument("--steps", type=int, default=1000, help="optimizer steps")
-    training.add_argument("--batch-size", type=int, default=8, help="windows per step and process")
-    training.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
-    training.add_argument("--learning-rate", type=float, default=5e-4, help="peak learning rate (AdamW)")
-    training.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
-    training.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps")
+    training.add_argument(
+        "--max-tokens", type=positive(int), default=None, help="tokens per window (default: the context)"
+    )
+    training.add_argument("--steps", type=positive(int), default=1000, help="optimizer steps")
+    training.add_argument("--batch-size", type=positive(int), default=8, help="windows per step and process")
+    training.add_argument("--gradient-accumulation", type=positive(int), default=1, help="batches per optimizer step")
+    training.add_argument("--learning-rate", type=positive(float), default=5e-4, help="peak learning rate (AdamW)")
+    training.add_argument("--weight-decay", type=non_negative(float), default=0.01, help="AdamW weight decay")
+    training.add_argument("--warmup-steps", type=non_negative(int), default=0, help="linear warm-up steps")
     training.add_argument("--lr-scheduler", default="linear", help="a transformers scheduler name, e.g. cosine")
-    training.add_argument("--mlm-probability", type=float, default=0.15, help="fraction of tokens masked (MLM)")
-    training.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    training.add_argument("--seed", type=int, default=0, help="seeds initialisation, window order and masking")
+    training.add_argument("--mlm-probability", type=fraction, default=0.15, help="fraction of tokens masked (MLM)")
+    training.add_argument("--checkpoint-every", type=positive(int), default=100, help="steps between checkpoints")
+    training.add_argument(
+        "--seed", type=non_negative(int), default=0, help="seeds initialisation, window order and masking"
+    )
     training.add_argument(
         "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast precision (accelerate)"
     )
@@ -347,17 +392,21 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--sequence-column", default="sequence", help="table column holding the sequences")
     tuning.add_argument("--label-columns", nargs="+", default=["label"], help="several for multi-label/regression")
     tuning.add_argument("--peft", choices=["ia3", "lora"], help="train an adapter (backbone frozen) and the head")
-    tuning.add_argument("--epochs", type=float, default=3.0, help="passes over the training table")
-    tuning.add_argument("--batch-size", type=int, default=8, help="sequences per training step")
-    tuning.add_argument("--learning-rate", type=float, help="default 5e-5 full, 3e-3 IA3, 5e-4 LoRA")
+    tuning.add_argument("--epochs", type=positive(float), default=3.0, help="passes over the training table")
+    tuning.add_argument("--batch-size", type=positive(int), default=8, help="sequences per training step")
+    tuning.add_argument("--learning-rate", type=positive(float), help="default 5e-5 full, 3e-3 IA3, 5e-4 LoRA")
     tuning.add_argument("--class-weights", help="'balanced' (inverse frequency); default unweighted")
-    tuning.add_argument("--early-stopping-patience", type=int, default=3, help="evaluations without improvement")
-    tuning.add_argument("--eval-steps", type=int, help="evaluate every N steps (default: every epoch)")
-    tuning.add_argument("--max-length", type=int, help="tokens per sequence (default: the model's context)")
+    tuning.add_argument(
+        "--early-stopping-patience", type=non_negative(int), default=3, help="evaluations without improvement"
+    )
+    tuning.add_argument("--eval-steps", type=positive(int), help="evaluate every N steps (default: every epoch)")
+    tuning.add_argument("--max-length", type=positive(int), help="tokens per sequence (default: the model's context)")
     tuning.add_argument(
         "--too-long", choices=["truncate", "error"], default="truncate", help="sequences longer than --max-length"
     )
-    tuning.add_argument("--seed", type=int, default=0, help="seeds the new head, any adapter and the data order")
+    tuning.add_argument(
+        "--seed", type=non_negative(int), default=0, help="seeds the new head, any adapter and the data order"
+    )
     tuning.add_argument("--resume", action="store_true", help="continue from the newest Trainer checkpoint")
     tuning.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     tuning.set_defaults(run=finetune_command)
@@ -367,13 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     predicting.add_argument("--out", required=True, help="output TSV")
     predicting.add_argument("--sequence-column", default="sequence", help="table column holding the sequences")
     predicting.add_argument("--id-column", help="table column naming each sequence (default: the row number)")
-    predicting.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass")
+    predicting.add_argument("--batch-size", type=positive(int), default=16, help="sequences per forward pass")
     predicting.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     predicting.set_defaults(run=predict_command)
     conversion = commands.add_parser("convert", help="convert a published checkpoint folder to the dna_zoo layout")
     conversion.add_argument("source", help="folder in a published layout (config.json + weights)")
     conversion.add_argument("destination", help="output folder (dna_zoo layout)")
-    conversion.add_argument("--probe-length", type=int, default=64, help="tokens of the parity probe batch")
+    conversion.add_argument("--probe-length", type=positive(int), default=64, help="tokens of the parity probe batch")
     conversion.add_argument("--overwrite", action="store_true", help="replace a destination that holds files")
     conversion.set_defaults(run=convert_command)
     return parser

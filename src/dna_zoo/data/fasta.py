@@ -48,6 +48,21 @@ def _line_of(path: str, name: str, position: int) -> tuple[int, int]:
     return start, 0
 
 
+def _refuse_nul_bytes(path: str) -> None:
+    """htslib ends a sequence at a NUL byte (a crash-damaged file) without a word: find one before reading."""
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    with (gzip.open if compressed else open)(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            if b"\0" in chunk:
+                break
+        else:
+            return
+    for number, line in numbered_lines(path):
+        if "\0" in line:
+            raise FastaError(f"{path} line {number} column {line.index(chr(0)) + 1}: a NUL byte (a damaged file?)")
+
+
 def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """(name, sequence) of each record, sequence as written in the file (case kept)."""
     path = str(path)
@@ -57,8 +72,10 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     if first is not None and not first.startswith((">", "@")):
         number = next(n for n, line in numbered_lines(path) if line.strip())
         raise FastaError(f"{path} line {number}: expected a '>' header before any sequence, found {first[:40]!r}")
+    _refuse_nul_bytes(path)
+    count = 0
     with pysam.FastxFile(path) as records:
-        for record in records:
+        for count, record in enumerate(records, start=1):
             if not record.sequence:
                 line = _header_line(path, record.name)
                 raise FastaError(f"{path} line {line}: record {record.name!r} has no sequence")
@@ -69,6 +86,8 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
                     f"{path} line {line} column {column}: whitespace inside the sequence of record {record.name!r}"
                 )
             yield record.name, record.sequence
+    if count == 0:
+        raise FastaError(f"{path}: no FASTA records (the file is empty)")
 
 
 def fasta_chunks(paths: Iterable[str | os.PathLike], chunk_length: int = 1000) -> Iterator[str]:

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset
+from datasets.exceptions import DatasetGenerationError
 
 TASKS = ("classification", "multilabel", "regression", "token")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
@@ -29,8 +30,20 @@ def read_table(source, split: str = "train") -> Dataset:
     extension = os.path.splitext(stem)[1].lower()
     if extension not in FORMATS:
         raise DataError(f"{path}: unknown table format {extension!r}; use one of {', '.join(FORMATS)}")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path}: the table is empty (no header, no rows)")
     options = {"delimiter": "\t"} if extension == ".tsv" else {}
-    return load_dataset(FORMATS[extension], data_files=path, split="train", **options)
+    try:
+        table = load_dataset(FORMATS[extension], data_files=path, split="train", **options)
+    except DatasetGenerationError as error:  # datasets' wrapper: say which file, and what its reader said
+        raise DataError(f"{path}: cannot be read as a {extension[1:]} table ({error.__cause__ or error})") from None
+    except ValueError as error:  # datasets: 'Instruction "train" corresponds to no data!'
+        if "corresponds to no data" not in str(error):
+            raise
+        table = None
+    if table is None or len(table) == 0:
+        raise DataError(f"{path}: the table has no rows")
+    return table
 
 
 def location(source: str | None, row: int) -> str:

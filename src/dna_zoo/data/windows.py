@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 from datasets import Dataset, Features, IterableDataset, Value
+from datasets.exceptions import DatasetGenerationError
 
 from ..inference import reverse_complement
 from .fasta import read_fasta
@@ -81,9 +82,12 @@ def windows_dataset(
         return IterableDataset.from_generator(iter_windows, features=FEATURES, gen_kwargs=kwargs)
     stamps = [(os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)) for p in kwargs["paths"]]
     fingerprint = hashlib.sha256(repr((sorted(kwargs.items()), stamps)).encode()).hexdigest()[:32]
-    return Dataset.from_generator(
-        iter_windows, features=FEATURES, gen_kwargs=kwargs, cache_dir=cache_dir, fingerprint=fingerprint
-    )
+    try:
+        return Dataset.from_generator(
+            iter_windows, features=FEATURES, gen_kwargs=kwargs, cache_dir=cache_dir, fingerprint=fingerprint
+        )
+    except DatasetGenerationError as error:  # the reader's own error (file, line) rather than datasets' wrapper
+        raise (error.__cause__ or error) from None
 
 
 def genome_windows(paths: Sequence[str], window: int, **options) -> list[str]:

@@ -7,7 +7,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models.layers import pool_hidden_states
-from ..models.tokenization_dna import TOKENIZERS, DNATokenizer
+from ..models.tokenization_dna import TOKENIZERS, DNATokenizer, InvalidSequenceError
 from .resolution import tokens_to_bases
 
 COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
@@ -53,10 +53,17 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     return hidden
 
 
-def tokenize_within_context(tokenizer, sequences: list[str], context: int | None, truncate: bool, **kwargs):
+def tokenize_within_context(
+    tokenizer, sequences: list[str], context: int | None, truncate: bool, indices=None, **kwargs
+):
     """Padded tensors of `sequences`, tokenized once; only when a row is longer than `context` tokens and
-    `truncate` is the batch tokenized again, truncated. Returns (batch, indices of the rows longer than context)."""
-    batch = tokenizer(sequences, padding=True, return_tensors="pt", verbose=False, **kwargs)  # lengths checked here
+    `truncate` is the batch tokenized again, truncated. Returns (batch, indices of the rows longer than context).
+    `indices`: the caller's index of each sequence, named by a bad-character error instead of its batch row."""
+    try:
+        batch = tokenizer(sequences, padding=True, return_tensors="pt", verbose=False, **kwargs)  # lengths checked here
+    except InvalidSequenceError as error:
+        index = indices[error.index] if indices is not None else error.index
+        raise InvalidSequenceError(index, error.position, error.character, error.reason) from None
     too_long = (batch["attention_mask"].sum(1) > context).nonzero().flatten().tolist() if context else []
     if too_long and truncate:
         batch = tokenizer(sequences, padding=True, truncation=True, max_length=context, return_tensors="pt", **kwargs)
@@ -72,6 +79,7 @@ def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device, 
         sequences,
         context,
         truncate,
+        indices,
         return_special_tokens_mask=True,
         return_offsets_mapping=unpooled and per_base,
     )
@@ -229,6 +237,12 @@ def embed(
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    states = model.config.num_hidden_layers + 1  # the embeddings and every layer's output
+    if not -states <= layer < states:
+        raise ValueError(
+            f"layer {layer}: the model has {states} hidden states (0 the embeddings .. {states - 1} the last; "
+            f"negative indices from the end, down to {-states})"
+        )
     if strand not in ("forward", "both"):
         raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
     if too_long not in ("error", "truncate"):

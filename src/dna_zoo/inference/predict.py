@@ -29,7 +29,13 @@ def predict(model, tokenizer, sequences: list[str], batch_size: int = 16, device
         index = order[start : start + batch_size]
         batch = [sequences[i] for i in index]
         encoded, too_long = tokenize_within_context(
-            tokenizer, batch, max_length, True, return_offsets_mapping=token_task, return_special_tokens_mask=token_task
+            tokenizer,
+            batch,
+            max_length,
+            True,
+            index,
+            return_offsets_mapping=token_task,
+            return_special_tokens_mask=token_task,
         )
         truncated += len(too_long)
         offsets, special = encoded.pop("offset_mapping", None), encoded.pop("special_tokens_mask", None)

@@ -60,7 +60,9 @@ class DNATokenizer(TokenizersBackend):
         self._invalid = re.compile(f"[^{re.escape(self.alphabet)}]")
 
     def _special_token_pattern(self) -> re.Pattern:
-        specials = sorted({str(t) for t in self.added_tokens_encoder}, key=len, reverse=True)
+        """Special tokens written in the text (`<mask>`, `[MASK]`) are kept; a one-character one (GENA's N-run
+        token "-") is not: typed in a sequence it is an alignment gap, not a run of N."""
+        specials = sorted({str(t) for t in self.added_tokens_encoder if len(str(t)) > 1}, key=len, reverse=True)
         return re.compile("|".join(map(re.escape, specials))) if specials else re.compile(r"(?!x)x")
 
     def clean_sequence(self, text: str, index: int = 0, special_tokens: re.Pattern | None = None) -> str:
@@ -87,6 +89,8 @@ class DNATokenizer(TokenizersBackend):
                 hint = " (an IUPAC ambiguity code: pass iupac='n' to read it as N)"
             elif char.upper() == "U":
                 hint = " (RNA: pass rna='t' to read U as T)"
+            elif char == "-":
+                hint = " (an alignment gap: remove gaps first; runs of N need no marking)"
             elif char.isspace():
                 hint = " (whitespace or a line break inside a sequence: join FASTA lines, e.g. with read_fasta)"
             position = offset + bad.start()
