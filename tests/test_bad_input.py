@@ -29,6 +29,8 @@ def tiny():
         (">r1\nACGTAC\nAC GT\n", r"line 3 column 3: whitespace inside the sequence of record 'r1'"),
         (">r1\nACGTAC\nAC\0GT\n", r"line 3 column 3: a NUL byte"),  # htslib would silently end the record there
         ("", r"no FASTA records \(the file is empty\)"),
+        (">\nACGT\n", r"line 1: a '>' header with no record name"),
+        (">r1\nAC\n>r2\nGT\n>r1 again\nTT\n", r"line 5: record 'r1' again \(first at line 1\)"),
     ],
 )
 @pytest.mark.parametrize("compressed", [False, True])
@@ -167,3 +169,19 @@ def test_a_gap_in_a_gena_sequence_is_an_error_not_the_n_run_token():
     with pytest.raises(dna_zoo.InvalidSequenceError, match=r"sequence 0: invalid character '-' .*alignment gap"):
         tokenizer("ACGT-ACGT")
     assert tokenizer.convert_tokens_to_ids("-") in tokenizer("ACGT" + "N" * 12 + "ACGT")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("junk\n>chr1\nACGT\n", "line 1: expected a '>' header"),
+        (">chr1\n>chr2\nACGT\n", "line 1: record 'chr1' has no sequence"),
+        (">chr1\nACGT\n>chr1\nACGT\n", "line 3: record 'chr1' again"),
+    ],
+)
+def test_a_defective_reference_fasta_is_a_fasta_error_not_htslib_stderr(tmp_path, tiny, text, message):
+    model, _ = tiny
+    reference = tmp_path / "ref.fa"
+    reference.write_text(text)
+    with pytest.raises(FastaError, match=f"{reference} {message}"):
+        dna_zoo.score_variants(model, dna_zoo.NucleotideTransformerTokenizer(), reference, [], window=60)

@@ -67,7 +67,9 @@ def test_scores_every_variant_and_reports_ref_mismatches(genome, model_class, co
     for row in rows:
         by_id.setdefault(row["ID"], []).append(row)
     assert len(rows) == 8 and len(by_id["multi"]) == 3
-    assert by_id["mismatch"][0]["status"].startswith("REF mismatch") and score not in by_id["mismatch"][0]
+    mismatch = by_id["mismatch"][0]
+    assert mismatch["status"].startswith("skipped: REF mismatch: the FASTA has") and score not in mismatch
+    assert mismatch["status"].endswith(f"({vcf} line 6)")
     for name in ("snv", "multi", "ins", "del", "edge"):
         for row in by_id[name]:
             assert row["status"] == "ok", row
@@ -75,7 +77,7 @@ def test_scores_every_variant_and_reports_ref_mismatches(genome, model_class, co
                 math.isfinite(row[key]) for key in (score, f"{score}_per_token", "cosine_distance", "l2_distance")
             )
             assert row["cosine_distance"] >= -1e-6 and row["l2_distance"] > 0
-    with pytest.raises(ValueError, match="REF mismatch"):
+    with pytest.raises(ValueError, match=f"{vcf} line 6: REF mismatch"):
         score_variants(
             tiny(model_class, config_class), tokenizer_class(), fasta, vcf, window=200, strict=True, progress=False
         )
@@ -136,7 +138,7 @@ def test_both_strands_and_the_cli(genome, tmp_path, capsys):
         "cosine_distance",
         "l2_distance",
     } <= set(header)
-    assert len(lines) == 9 and "1 REF mismatches" in capsys.readouterr().out
+    assert len(lines) == 9 and "7 variants scored, 1 skipped" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="overwrite"):
         cli(
             [
@@ -169,3 +171,54 @@ def test_a_compressed_reference_gives_the_same_scores(genome, tmp_path, compress
     assert score_variants(model, tokenizer, compressed, vcf, window=200, progress=False) == plain
     if compression == "gzip":
         assert sorted(p.name for p in compressed.parent.iterdir()) == ["ref.fa.gz"]
+
+
+ODD_RECORDS = {  # ID: (CHROM, POS, REF, ALT, the reason in `status`)
+    "missing_contig": ("chrZ", 10, "A", "T", "contig 'chrZ' is not in the reference FASTA"),
+    "past_end": ("chr2", 5000, "A", "T", "position 5000 is past the end of chr2 (1000 bases)"),
+    "symbolic": ("chr1", 100, "{ref100}", "<DEL>", "symbolic ALT <DEL>"),
+    "breakend": ("chr1", 100, "{ref100}", "{ref100}[chr2:20[", "breakend ALT"),
+    "star": ("chr1", 100, "{ref100}", "*", "ALT * (an allele deleted by an overlapping deletion)"),
+    "iupac": ("chr1", 100, "{ref100}", "R", "ALT R has letters other than A C G T N"),
+    "long_deletion": ("chr1", 600, "{ref600_900}", "{ref600}", "an allele of 300 bases does not fit in the 200-base"),
+}
+
+
+def test_odd_vcf_records_are_skipped_with_their_reason_and_line_and_the_run_goes_on(genome, tmp_path):
+    fasta, _, chr1 = genome
+    values = {"ref100": chr1[99], "ref600": chr1[599], "ref600_900": chr1[599:899]}
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=2000>",
+        "##contig=<ID=chr2,length=1000>",
+        "##contig=<ID=chrZ,length=100>",
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    for name, (chrom, pos, ref, alt, _) in ODD_RECORDS.items():
+        lines.append(f"{chrom}\t{pos}\t{name}\t{ref.format(**values)}\t{alt.format(**values)}\t.\t.\t.")
+    lines.append(f"chr1\t1000\tgood\t{chr1[999]}\t{'A' if chr1[999] != 'A' else 'C'}\t.\t.\t.")
+    vcf = tmp_path / "odd.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    model, tokenizer = tiny(dna_zoo.TrinityDNAForMaskedLM, dna_zoo.TrinityDNAConfig), dna_zoo.TrinityDNATokenizer()
+    rows = {row["ID"]: row for row in score_variants(model, tokenizer, fasta, vcf, window=200, progress=False)}
+    for line, (name, (*_, reason)) in enumerate(ODD_RECORDS.items(), start=6):
+        assert rows[name]["status"].startswith(f"skipped: {reason}"), rows[name]["status"]
+        assert rows[name]["status"].endswith(f"({vcf} line {line})") and "llr" not in rows[name]
+    assert rows["good"]["status"] == "ok" and math.isfinite(rows["good"]["llr"])
+    with pytest.raises(ValueError, match=f"{vcf} line 6: contig 'chrZ' is not in the reference FASTA"):
+        score_variants(model, tokenizer, fasta, vcf, window=200, strict=True, progress=False)
+
+
+def test_scores_are_written_as_they_are_computed(genome, tmp_path):
+    """A run that stops half way leaves the rows scored so far (in OUT.partial), never nothing."""
+    from dna_zoo.inference import write_scores
+
+    def rows_then_crash():
+        yield {"CHROM": "chr1", "POS": 1, "ID": "a", "REF": "A", "ALT": "T", "status": "ok", "llr": -1.5}
+        raise KeyboardInterrupt
+
+    out = tmp_path / "scores.tsv"
+    with pytest.raises(KeyboardInterrupt):
+        write_scores(rows_then_crash(), out, columns=["llr"])
+    partial = (tmp_path / "scores.tsv.partial").read_text().splitlines()
+    assert not out.exists() and partial[1].split("\t") == ["chr1", "1", "a", "A", "T", "ok", "-1.5"]

@@ -14,7 +14,8 @@ from .auto import FAMILIES
 from .checkpoints import CONFIG_CLASSES, PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
 from .data import fasta_chunks, read_fasta
-from .inference import embed, score_variants, write_scores
+from .inference import embed, write_scores
+from .inference.variants import iter_scores, score_columns
 from .models import GenaLMTokenizer, InvalidSequenceError, MistralDNATokenizer
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
@@ -132,10 +133,17 @@ def embed_command(args) -> None:
 def score_variants_command(args) -> None:
     refuse_existing_output(args)
     model, tokenizer = load_model(args.model, task="lm"), load_tokenizer(args.model)  # masked or causal LM
-    rows = score_variants(model, tokenizer, args.fasta, args.vcf, args.window, args.strand, args.strict)
-    write_scores(rows, args.out, overwrite=True)
-    mismatches = sum(row["status"] != "ok" for row in rows)
-    print(f"{len(rows)} variants scored -> {args.out} ({mismatches} REF mismatches reported)")
+    skipped = 0
+
+    def counted(rows):
+        nonlocal skipped
+        for row in rows:
+            skipped += row["status"] != "ok"
+            yield row
+
+    rows = iter_scores(model, tokenizer, args.fasta, args.vcf, args.window, args.strand, args.strict)
+    count = write_scores(counted(rows), args.out, overwrite=True, columns=score_columns(model))
+    print(f"{count - skipped} variants scored, {skipped} skipped (the reason is in `status`) -> {args.out}")
 
 
 def pretrain_command(args) -> None:

@@ -1,7 +1,8 @@
 """FASTA input through pysam: plain, gzip or bgzip files, record by record (never the whole file in memory).
 
-pysam skips text before the first header and accepts empty records and spaces inside sequences; read_fasta
-refuses them with the file and line number (found by a scan of the file that runs only when something is wrong).
+pysam skips text before the first header, accepts empty records, empty names, repeated names and spaces inside
+sequences, and ends a sequence at a NUL byte; read_fasta and indexed_fasta refuse each with the file and line
+(one pass over the text before pysam reads it).
 """
 
 import gzip
@@ -30,15 +31,41 @@ def numbered_lines(path: str) -> Iterator[tuple[int, str]]:
         yield from enumerate((line.rstrip("\r\n") for line in handle), start=1)
 
 
-def _header_line(path: str, name: str) -> int:
-    return next(
-        number for number, line in numbered_lines(path) if line.startswith(">") and line[1:].split()[:1] == [name]
-    )
+def check_fasta(path: str) -> None:
+    """One pass over the text for what htslib would read wrongly without a word, or fail on with its own stderr:
+    a NUL byte (a damaged file), text before the first header, a header without a name, a record name seen before,
+    a record without sequence, no record at all. Each is a FastaError naming the file and line."""
+    names, header, has_sequence = {}, None, True
+
+    def refuse_empty_record():
+        if not has_sequence:
+            raise FastaError(f"{path} line {header}: record {list(names)[-1]!r} has no sequence")
+
+    for number, line in numbered_lines(path):
+        if "\0" in line:
+            raise FastaError(f"{path} line {number} column {line.index(chr(0)) + 1}: a NUL byte (a damaged file?)")
+        if line.startswith(">"):
+            refuse_empty_record()
+            name = (line[1:].split() or [""])[0]
+            if not name:
+                raise FastaError(f"{path} line {number}: a '>' header with no record name")
+            if name in names:
+                raise FastaError(f"{path} line {number}: record {name!r} again (first at line {names[name]})")
+            names[name], header, has_sequence = number, number, False
+        elif line.strip():
+            if header is None:
+                raise FastaError(
+                    f"{path} line {number}: expected a '>' header before any sequence, found {line[:40]!r}"
+                )
+            has_sequence = True
+    if header is None:
+        raise FastaError(f"{path}: no FASTA records (the file is empty)")
+    refuse_empty_record()
 
 
 def _line_of(path: str, name: str, position: int) -> tuple[int, int]:
     """(line, column), both 1-based, of base `position` (0-based) of record `name`."""
-    start = _header_line(path, name)
+    start = next(n for n, line in numbered_lines(path) if line.startswith(">") and line[1:].split()[:1] == [name])
     seen = 0
     for number, line in numbered_lines(path):
         if number > start:
@@ -48,37 +75,14 @@ def _line_of(path: str, name: str, position: int) -> tuple[int, int]:
     return start, 0
 
 
-def _refuse_nul_bytes(path: str) -> None:
-    """htslib ends a sequence at a NUL byte (a crash-damaged file) without a word: find one before reading."""
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
-    with (gzip.open if compressed else open)(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            if b"\0" in chunk:
-                break
-        else:
-            return
-    for number, line in numbered_lines(path):
-        if "\0" in line:
-            raise FastaError(f"{path} line {number} column {line.index(chr(0)) + 1}: a NUL byte (a damaged file?)")
-
-
 def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """(name, sequence) of each record, sequence as written in the file (case kept)."""
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"FASTA file not found: {path}")
-    first = next((line for _, line in numbered_lines(path) if line.strip()), None)
-    if first is not None and not first.startswith((">", "@")):
-        number = next(n for n, line in numbered_lines(path) if line.strip())
-        raise FastaError(f"{path} line {number}: expected a '>' header before any sequence, found {first[:40]!r}")
-    _refuse_nul_bytes(path)
-    count = 0
+    check_fasta(path)
     with pysam.FastxFile(path) as records:
-        for count, record in enumerate(records, start=1):
-            if not record.sequence:
-                line = _header_line(path, record.name)
-                raise FastaError(f"{path} line {line}: record {record.name!r} has no sequence")
+        for record in records:
             space = WHITESPACE.search(record.sequence)
             if space:
                 line, column = _line_of(path, record.name, space.start())
@@ -86,8 +90,6 @@ def read_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
                     f"{path} line {line} column {column}: whitespace inside the sequence of record {record.name!r}"
                 )
             yield record.name, record.sequence
-    if count == 0:
-        raise FastaError(f"{path}: no FASTA records (the file is empty)")
 
 
 def fasta_chunks(paths: Iterable[str | os.PathLike], chunk_length: int = 1000) -> Iterator[str]:
@@ -115,6 +117,7 @@ def indexed_fasta(path: str | os.PathLike):
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"FASTA file not found: {path}")
+    check_fasta(path)
     with tempfile.TemporaryDirectory(prefix="dna_zoo_fasta_") as folder:
         if is_plain_gzip(path):
             plain = os.path.join(folder, os.path.basename(path)[: -len(".gz")] or "reference.fa")
