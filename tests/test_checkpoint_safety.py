@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dna_zoo import NucleotideTransformerForMaskedLM
+from dna_zoo import NucleotideTransformerConfig, NucleotideTransformerForMaskedLM
 
 from reference_nt_v2 import random_v2_checkpoint
 
@@ -70,4 +70,15 @@ def test_config_that_does_not_match_the_weights_names_the_files(tmp_path):
     config["intermediate_size"] = 48  # the saved weights were made for 64
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"model\.safetensors\) do not have the shapes its config\.json describes"):
+        NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)
+
+
+def test_a_config_deeper_than_its_weights_is_refused_before_building(tmp_path, monkeypatch):
+    """num_hidden_layers 40000 beside the weights of 2 layers: refused from the safetensors header, no model built."""
+    model = NucleotideTransformerForMaskedLM(NucleotideTransformerConfig.from_preset("tiny"))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 40000}))
+    monkeypatch.setattr(NucleotideTransformerForMaskedLM, "__init__", lambda *a, **k: pytest.fail("model built"))
+    with pytest.raises(ValueError, match="says num_hidden_layers=40000, but its weights hold 2 layers"):
         NucleotideTransformerForMaskedLM.from_pretrained(tmp_path)

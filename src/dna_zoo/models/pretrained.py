@@ -187,6 +187,38 @@ def model_card(model, auto_class: str) -> ModelCard:
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
 
+def safetensors_key_names(folder) -> list[str] | None:
+    """Tensor names of a local folder's safetensors weights, from the headers alone (no tensor is read); None when
+    there are none to read (a Hub id, .bin weights, an unreadable header: from_pretrained reports those)."""
+    index = os.path.join(str(folder), "model.safetensors.index.json")
+    path = os.path.join(str(folder), "model.safetensors")
+    try:
+        if os.path.isfile(index):
+            with open(index, encoding="utf-8") as handle:
+                return list(json.load(handle)["weight_map"])
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if size > os.path.getsize(path) - 8:
+                return None
+            return [key for key in json.loads(handle.read(size)) if key != "__metadata__"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def check_depth_against_weights(folder, num_hidden_layers: int | None) -> None:
+    """A config whose layer count the weights do not have is refused before any model is built (a config.json
+    saying 40000 layers beside 6 MB of weights would otherwise build for minutes and many GB first)."""
+    keys = safetensors_key_names(folder)
+    layers = {int(match.group(1)) for key in keys or () if (match := re.search(r"\.layers?\.(\d+)\.", key))}
+    if layers and num_hidden_layers is not None and max(layers) + 1 != num_hidden_layers:
+        raise ValueError(
+            f"the config of {folder} says num_hidden_layers={num_hidden_layers}, but its weights hold "
+            f"{max(layers) + 1} layers: use the config the weights were saved with"
+        )
+
+
 # Deserialisation errors of truncated or corrupted weight files (safetensors, pickle), matched by name; a broken
 # torch zip archive raises a RuntimeError whose message starts "PytorchStreamReader failed".
 UNREADABLE_WEIGHT_ERRORS = {"SafetensorError", "UnpicklingError", "EOFError"}
@@ -329,6 +361,9 @@ class DNAPreTrainedModel(PreTrainedModel):
         key_mapping = cls.original_key_mapping(raw_config)
         if key_mapping is not None:
             kwargs.setdefault("key_mapping", key_mapping)
+        config = kwargs.get("config")
+        depth = config.num_hidden_layers if config is not None else raw_config.get("num_hidden_layers")
+        check_depth_against_weights(pretrained_model_name_or_path, kwargs.get("num_hidden_layers", depth))
         wants_info = kwargs.pop("output_loading_info", False)
         with held_load_report() as report:
             model, info = cls._load_with_clear_errors(pretrained_model_name_or_path, model_args, kwargs)
