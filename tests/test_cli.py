@@ -89,3 +89,17 @@ def test_a_layer_the_model_does_not_have_is_one_clear_error():
     with pytest.raises(ValueError, match=r"layer 99: the model has 5 hidden states \(0 the embeddings .. 4 the last"):
         dna_zoo.embed(model, tokenizer, ["ACGTACGT"], layer=99)
     assert dna_zoo.embed(model, tokenizer, ["ACGTACGT"], layer=-5).shape == (1, 128)
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">a\nACGTACGTACGTAAGGCCTT\n")
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
+    with pytest.raises(SystemExit, match="tok exists; pass --overwrite"):
+        main(["train-tokenizer", "--fasta", str(fasta), "--out", str(tmp_path / "tok"), "--vocab-size", "20"])
+    main(
+        ["train-tokenizer", "--fasta", str(fasta), "--out", str(tmp_path / "tok"), "--vocab-size", "20", "--overwrite"]
+    )
+    with pytest.raises(SystemExit, match="the folder .*missing does not exist"):
+        main(["embed", "--fasta", str(fasta), "--out", str(tmp_path / "missing" / "e.npz")])

@@ -185,10 +185,7 @@ def test_embed_command_streams_parquet(tmp_path):
     assert table["name"] == list(sequences) and table["length"] == [len(s) for s in sequences.values()]
     expected = embed(model, tokenizer, list(sequences.values()), progress=False)
     np.testing.assert_allclose(np.array(table["embedding"]), expected, atol=1e-6)
-    empty = tmp_path / "empty.fa"
-    empty.write_text("")
-    main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(empty), "--out", str(tmp_path / "e.parquet")])
-    assert pq.read_table(tmp_path / "e.parquet").num_rows == 0
+    # an empty FASTA is refused naming the file (test_bad_input), never an empty Parquet reported as success
 
 
 def test_gena_recurrent_memory_embeds_a_sequence_longer_than_the_context():

@@ -45,6 +45,7 @@ def presets_command(args) -> None:
 
 
 def train_tokenizer_command(args) -> None:
+    refuse_existing_output(args)
     tokenizer_class = BPE_TOKENIZERS[args.family]
     tokenizer = tokenizer_class.train(
         fasta_chunks(args.fasta, args.chunk_length), vocab_size=args.vocab_size, alphabet=args.alphabet
@@ -57,6 +58,7 @@ def train_tokenizer_command(args) -> None:
 
 
 def convert_command(args) -> None:
+    check_output(args.destination, overwrite=True)  # convert itself refuses a non-empty destination unasked
     report = convert(args.source, args.destination, args.probe_length, overwrite=args.overwrite)
     print(f"converted {args.source} -> {args.destination}\nparity report:\n{report}")
     if not report.tokenizer_converted:
@@ -66,10 +68,20 @@ def convert_command(args) -> None:
         )
 
 
+def check_output(path: str, overwrite: bool) -> None:
+    """Before any work: an output (a file, or a folder with files) is never replaced unless --overwrite says so, and
+    its folder must exist and be writable, so that nothing is computed for an output that cannot be written."""
+    if os.path.exists(path) and (os.path.isfile(path) or os.listdir(path)) and not overwrite:
+        raise SystemExit(f"{path} exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SystemExit(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SystemExit(f"cannot write {path}: the folder {folder} is not writable")
+
+
 def refuse_existing_output(args) -> None:
-    """Output files are never replaced unless --overwrite says so."""
-    if os.path.exists(args.out) and not args.overwrite:
-        raise SystemExit(f"{args.out} exists; pass --overwrite to replace it")
+    check_output(args.out, args.overwrite)
 
 
 EMBEDDING_FORMATS = (".parquet", ".npz")
@@ -303,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-length", type=positive(int), default=1000, help="sequences are cut into pieces of this length"
     )
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing output")
     train.set_defaults(run=train_tokenizer_command)
     embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as Parquet or NPZ")
     embedding.add_argument(
