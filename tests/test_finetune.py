@@ -248,3 +248,21 @@ def test_the_same_seed_gives_the_same_metrics_and_weights(tmp_path, tiny, coding
     assert weights_a.keys() == weights_b.keys()
     for name in weights_a:
         assert torch.equal(weights_a[name], weights_b[name]), name
+
+
+def test_predict_ids_with_tabs_or_newlines_keep_the_tsv_whole(tmp_path, tiny, coding):
+    run(tmp_path, tiny, "ids", train=coding["train"].select(range(32)), epochs=1)
+    table = tmp_path / "ids.csv"
+    table.write_text('name,sequence\n"a\tb",ACGTACGTACGT\n"c\nd",GGCCAATTGGCC\nplain,ACGTAAAA\n')
+    out = tmp_path / "p.tsv"
+    cli(["predict", "--model", str(tmp_path / "ids" / "final"), "--input", str(table), "--id-column", "name",
+         "--out", str(out)])  # fmt: skip
+    with open(out, newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    assert [row[0] for row in rows] == ["id", "a\tb", "c\nd", "plain"] and {len(row) for row in rows} == {4}
+
+
+def test_a_byte_order_mark_is_not_part_of_a_bed_record_name(tmp_path):
+    bed = tmp_path / "genes.bed"
+    bed.write_bytes("\ufeffchr1\t10\t20\tg1\t0\t+\n".encode())
+    assert read_intervals(bed) == {"chr1": [(10, 20, "+")]}

@@ -1,6 +1,7 @@
 """The `dna-zoo` command."""
 
 import argparse
+import csv
 import functools
 import itertools
 import os
@@ -244,20 +245,20 @@ def predict_command(args) -> None:
     values = predict(model, tokenizer, sequences, batch_size=args.batch_size)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     temporary = args.out + ".partial"
-    with open(temporary, "w") as handle:
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        table = csv.writer(handle, delimiter="\t", lineterminator="\n")  # an id with a tab or newline is quoted
         if token_task:  # one row per base: id, position (0-based), predicted class, probabilities
-            handle.write("\t".join(["id", "position", "prediction", *names]) + "\n")
+            table.writerow(["id", "position", "prediction", *names])
             for name, per_base in zip(ids, values):
                 for position, row in enumerate(per_base):
-                    cells = [name, str(position), names[int(row.argmax())], *(f"{v:.6g}" for v in row)]
-                    handle.write("\t".join(cells) + "\n")
+                    table.writerow([name, position, names[int(row.argmax())], *(f"{v:.6g}" for v in row)])
         else:
             regression = model.config.problem_type == "regression"
             multilabel = model.config.problem_type == "multi_label_classification"
-            handle.write("\t".join(["id", *([] if regression or multilabel else ["prediction"]), *names]) + "\n")
+            table.writerow(["id", *([] if regression or multilabel else ["prediction"]), *names])
             for name, row in zip(ids, values):
                 label = [] if regression or multilabel else [names[int(row.argmax())]]
-                handle.write("\t".join([name, *label, *(f"{v:.6g}" for v in row)]) + "\n")
+                table.writerow([name, *label, *(f"{v:.6g}" for v in row)])
     os.replace(temporary, args.out)
     print(f"{len(ids)} sequences -> {args.out}")
 

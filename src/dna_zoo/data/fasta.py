@@ -24,10 +24,11 @@ class FastaError(ValueError):
 
 
 def numbered_lines(path: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) of a text file, plain or gzip/bgzip compressed."""
+    """(1-based line number, line) of a text file, plain or gzip/bgzip compressed; a UTF-8 byte-order mark (some
+    editors write one) is not part of the first line."""
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
-    with (gzip.open if compressed else open)(path, "rt", errors="replace") as handle:
+    with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
         yield from enumerate((line.rstrip("\r\n") for line in handle), start=1)
 
 
