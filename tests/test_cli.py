@@ -103,3 +103,16 @@ def test_outputs_are_checked_before_any_work(tmp_path):
     )
     with pytest.raises(SystemExit, match="the folder .*missing does not exist"):
         main(["embed", "--fasta", str(fasta), "--out", str(tmp_path / "missing" / "e.npz")])
+
+
+def test_a_second_job_writing_the_same_output_is_refused(tmp_path):
+    from dna_zoo.training.runs import exclusive
+
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">a\nACGTACGTACGT\n")
+    out = tmp_path / "same.npz"
+    with exclusive(str(out)):  # the first job, still running
+        with pytest.raises(SystemExit, match="another dna_zoo job is writing .*same.npz"):
+            main(["embed", "--fasta", str(fasta), "--out", str(out)])
+    main(["embed", "--fasta", str(fasta), "--out", str(out)])
+    assert out.exists()

@@ -4,6 +4,7 @@ from GFF intervals, peft, class weights, metrics, predict, and clear errors for 
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -218,13 +219,19 @@ def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path, tiny, coding):
     assert latest_complete_checkpoint(str(tmp_path / "resumable")) == complete
     with pytest.raises(FileExistsError, match="holds checkpoints of an earlier run"):
         run(tmp_path, tiny, "resumable", train=small, validation=small)
-    result = finetune(
-        FinetuneConfig(
-            model=tiny, train=small, validation=small, output_dir=str(tmp_path / "resumable"), epochs=1, batch_size=16
-        ),
-        resume=True,
-    )
+    rotated = tmp_path / "resumable" / "checkpoint-998"  # half deleted by the rotation: trainer state, no weights
+    shutil.copytree(complete, rotated)
+    for name in ("model.safetensors", "optimizer.pt"):
+        (rotated / name).unlink()
+    assert latest_complete_checkpoint(str(tmp_path / "resumable")) == complete
+    same = dict(model=tiny, output_dir=str(tmp_path / "resumable"), epochs=1, batch_size=16, learning_rate=1e-3)
+    result = finetune(FinetuneConfig(train=small, validation=small, **same), resume=True)
     assert result["trainer"].state.global_step == 4  # resumed from checkpoint-4: nothing left to train
+    with pytest.raises(ValueError, match="belongs to another run \\(it differs in learning_rate\\)"):
+        finetune(FinetuneConfig(train=small, validation=small, **{**same, "learning_rate": 5e-4}), resume=True)
+    other_data = coding["train"].select(range(64, 128))
+    with pytest.raises(ValueError, match="belongs to another run \\(it differs in train\\)"):
+        finetune(FinetuneConfig(train=other_data, validation=small, **same), resume=True)
 
 
 @pytest.mark.parametrize("peft", [None, "lora"])

@@ -41,9 +41,11 @@ def test_interrupted_run_resumes_exactly(tmp_path, family):
     full = pretrain(config(tmp_path, "full", family))
     pretrain(config(tmp_path, "interrupted", family), stop_at=8)
     assert sorted(os.listdir(tmp_path / "interrupted")) == [
+        ".dna_zoo.lock",  # the output lock (held only while a job runs)
         "checkpoint-4",
         "checkpoint-8",
         "data_cache",
+        "run.json",  # what the run is: its settings and inputs
     ]  # no .partial left
     resumed = pretrain(config(tmp_path, "interrupted", family), resume=True)
     assert resumed["losses"] == full["losses"] and len(full["losses"]) == 12
@@ -200,3 +202,34 @@ def test_an_output_dir_with_checkpoints_is_never_silently_reused(tmp_path):
     with pytest.raises(FileExistsError, match="holds checkpoints of an earlier run: pass resume=True"):
         pretrain(config(tmp_path, "run", steps=4))
     assert pretrain(config(tmp_path, "run", steps=4), overwrite=True)["step"] == 4
+
+
+def test_overwrite_clears_the_earlier_run_and_resume_continues_only_its_own(tmp_path):
+    """--overwrite with other settings, interrupted, then --resume: the new run continues, never the old one's
+    checkpoints (which once gave "trained 40 steps" for --steps 20 and the first run's weights)."""
+    pretrain(config(tmp_path, "run", steps=12))
+    first = weights(tmp_path / "run")
+    pretrain(config(tmp_path, "run", steps=8, seed=1), overwrite=True, stop_at=4)
+    assert sorted(p for p in os.listdir(tmp_path / "run") if p.startswith(("checkpoint", "final"))) == ["checkpoint-4"]
+    resumed = pretrain(config(tmp_path, "run", steps=8, seed=1), resume=True)
+    assert resumed["step"] == 8
+    uninterrupted = pretrain(config(tmp_path, "fresh", steps=8, seed=1))
+    assert resumed["losses"] == uninterrupted["losses"]
+    second = weights(tmp_path / "run")
+    assert any((first[k] - second[k]).abs().max() > 0 for k in first)
+
+
+def test_resume_refuses_checkpoints_of_another_run(tmp_path):
+    pretrain(config(tmp_path, "run"), stop_at=4)
+    with pytest.raises(ValueError, match=r"checkpoint-4 belongs to another run \(it differs in seed, window\)"):
+        pretrain(config(tmp_path, "run", seed=1, window=240), resume=True)
+
+
+def test_a_second_job_on_the_same_output_folder_is_refused(tmp_path):
+    from dna_zoo.training.runs import exclusive
+
+    os.makedirs(tmp_path / "run")
+    with exclusive(str(tmp_path / "run")):  # a job writing there
+        with pytest.raises(RuntimeError, match="another dna_zoo job is writing .*run"):
+            pretrain(config(tmp_path, "run"))
+    pretrain(config(tmp_path, "run", steps=4))  # free again

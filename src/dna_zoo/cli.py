@@ -5,6 +5,7 @@ import csv
 import functools
 import itertools
 import os
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from .data import fasta_chunks, read_fasta
 from .inference import embed, write_scores
 from .inference.variants import iter_scores, score_columns
 from .models import GenaLMTokenizer, InvalidSequenceError, MistralDNATokenizer
+from .training.runs import exclusive
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
 
@@ -452,8 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
+    output = getattr(args, "out", None) or getattr(args, "destination", None)  # pretrain and finetune lock their own
     try:
-        args.run(args)
+        with exclusive(output) if output and os.path.isdir(os.path.dirname(os.path.abspath(output))) else nullcontext():
+            args.run(args)
     except Exception as error:  # one clear message on stderr and a non-zero exit; --debug shows the traceback
         if args.debug:
             raise

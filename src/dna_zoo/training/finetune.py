@@ -9,10 +9,12 @@ tokenizers alike. Checkpoints are Trainer checkpoints: `resume=True` continues f
 import json
 import os
 import warnings
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from accelerate import PartialState
 from datasets import Dataset
 from transformers import (
     DataCollatorForTokenClassification,
@@ -31,7 +33,7 @@ from ..models import InvalidSequenceError
 from .curves import plot_finetuning
 from .metrics import BEST_METRIC, metrics_for
 from .peft_presets import ia3_config, lora_config
-from .runs import latest_checkpoint, refuse_reuse
+from .runs import check_resumable, exclusive, latest_checkpoint, refuse_reuse, run_identity, start_run
 
 DEFAULT_LEARNING_RATE = {None: 5e-5, "ia3": 3e-3, "lora": 5e-4}  # full fine-tuning, NT-paper IA3, LoRA
 
@@ -176,6 +178,11 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     metrics.json: loss_curve.png, validation_<metric>.png and, for binary classification, roc_curve.png and
     pr_curve.png.
     """
+    checkpoint = latest_complete_checkpoint(config.output_dir)
+    refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
+    identity = run_identity(config)
+    if resume:
+        check_resumable(config.output_dir, identity, checkpoint)
     tokenizer = load_tokenizer(config.model)
     splits = {"train": config.train, "validation": config.validation, "test": config.test}
     tables = {name: read_table(source) for name, source in splits.items() if source is not None}
@@ -250,47 +257,59 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         class_weights=weights,
         task=config.task,
     )
-    checkpoint = latest_complete_checkpoint(config.output_dir)
-    refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint if resume else None)
-    trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
-    predictions = {
-        name: trainer.predict(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
-    }
-    metrics = {name: output.metrics for name, output in predictions.items()}
-    final = os.path.join(config.output_dir, "final")
-    plain = trainer.model
-    if config.peft:
-        trainer.model.save_pretrained(final)  # adapter + trained head
-        plain = trainer.model.merge_and_unload() if config.merge else None
-    if plain is not None:
-        plain.config.dna_zoo_metrics = {name: _rounded(values) for name, values in metrics.items()}
-        plain.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
-        tokenizer.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
-    if config.peft:
-        tokenizer.save_pretrained(final)
-    with open(os.path.join(config.output_dir, "metrics.json"), "w") as handle:
-        settings = {
-            k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v) for k, v in asdict(config).items()
+    state = PartialState()
+    with ExitStack() as stack:  # one job at a time in an output folder; --overwrite clears the earlier run first
+        if state.is_main_process:
+            os.makedirs(config.output_dir, exist_ok=True)
+            stack.enter_context(exclusive(config.output_dir))
+            start_run(config.output_dir, identity, overwrite and not resume)
+        state.wait_for_everyone()
+        trainer.train(resume_from_checkpoint=checkpoint if resume else None)
+        trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
+        predictions = {
+            name: trainer.predict(data[name], metric_key_prefix=name) for name in ("validation", "test") if name in data
         }
-        json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
-    plots = plot_finetuning(config.output_dir, trainer.state.log_history, config.task, predictions)
-    return {"metrics": metrics, "trainer": trainer, "model_dir": final, "plots": plots}
+        metrics = {name: output.metrics for name, output in predictions.items()}
+        final = os.path.join(config.output_dir, "final")
+        plain = trainer.model
+        if config.peft:
+            trainer.model.save_pretrained(final)  # adapter + trained head
+            plain = trainer.model.merge_and_unload() if config.merge else None
+        if plain is not None:
+            plain.config.dna_zoo_metrics = {name: _rounded(values) for name, values in metrics.items()}
+            plain.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
+            tokenizer.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
+        if config.peft:
+            tokenizer.save_pretrained(final)
+        with open(os.path.join(config.output_dir, "metrics.json"), "w") as handle:
+            settings = {
+                k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v)
+                for k, v in asdict(config).items()
+            }
+            json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
+        plots = plot_finetuning(config.output_dir, trainer.state.log_history, config.task, predictions)
+        return {"metrics": metrics, "trainer": trainer, "model_dir": final, "plots": plots}
+
+
+# The weights a Trainer checkpoint holds: a whole model, or a peft adapter (with its trained head).
+CHECKPOINT_WEIGHTS = {"model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin"}
 
 
 def latest_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest Trainer checkpoint that was written to the end. Trainer writes checkpoint-N in place, with
-    trainer_state.json last, so a run killed while saving leaves a folder without a readable state: skipped."""
+    """The newest Trainer checkpoint that was written to the end and not half deleted. Trainer writes checkpoint-N
+    in place, trainer_state.json last, and deletes old ones with rmtree: a folder without a readable state, its
+    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is skipped."""
 
-    def readable_state(path: str) -> bool:
+    def complete(path: str) -> bool:
         try:
             with open(os.path.join(path, "trainer_state.json")) as handle:
                 json.load(handle)
         except (OSError, ValueError):
             return False
-        return True
+        names = set(os.listdir(path))
+        return "optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)
 
-    return latest_checkpoint(output_dir, complete=readable_state)
+    return latest_checkpoint(output_dir, complete=complete)
 
 
 def _rounded(values: dict) -> dict:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import warnings
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES, load_config
 from ..data.windows import loss_mask, windows_dataset
 from ..plots import plot_curves
-from .runs import latest_checkpoint, refuse_reuse
+from .runs import check_resumable, exclusive, latest_checkpoint, refuse_reuse, run_identity, start_run
 
 
 @dataclass
@@ -175,16 +176,32 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
 
     `stop_at` ends this run after that step, as an interruption would (a later `resume=True` run continues).
     An `output_dir` that already holds checkpoints is refused unless `resume` (continue) or `overwrite` (start
-    over, replacing them).
+    over: the earlier run's checkpoints and outputs are removed first). A resume continues only the run that wrote
+    the checkpoint (run.json records its settings and input files), and a second job on the same folder is
+    refused while the first runs.
     """
     checkpoint = latest_checkpoint(config.output_dir)
     refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
+    identity = run_identity(config)
+    if resume:
+        check_resumable(config.output_dir, identity, checkpoint)
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation,
         mixed_precision=config.mixed_precision,
         # with no accelerator, say so: accelerate then forms a CPU (gloo) group under torchrun instead of one process
         cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
     )
+    with ExitStack() as stack:  # one job at a time in an output folder; --overwrite clears the earlier run first
+        if accelerator.is_main_process:
+            os.makedirs(config.output_dir, exist_ok=True)
+            stack.enter_context(exclusive(config.output_dir))
+            start_run(config.output_dir, identity, overwrite and not resume)
+        accelerator.wait_for_everyone()
+        return _train(config, accelerator, checkpoint if resume else None, stop_at)
+
+
+def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at: int | None) -> dict:
+    """The training loop of `pretrain`, from scratch or from `checkpoint`."""
     set_seed(config.seed)
     model, tokenizer, causal = build_model(config)
     max_tokens = min(config.max_tokens or model.config.max_tokens, model.config.max_tokens)
@@ -218,7 +235,7 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     step, losses, evaluations = 0, [], []
-    if checkpoint and resume:
+    if checkpoint:
         accelerator.load_state(checkpoint)
         with open(os.path.join(checkpoint, "progress.json")) as handle:
             progress = json.load(handle)
