@@ -185,3 +185,26 @@ def test_a_defective_reference_fasta_is_a_fasta_error_not_htslib_stderr(tmp_path
     reference.write_text(text)
     with pytest.raises(FastaError, match=f"{reference} {message}"):
         dna_zoo.score_variants(model, dna_zoo.NucleotideTransformerTokenizer(), reference, [], window=60)
+
+
+@pytest.mark.parametrize("tokenizer_class", [dna_zoo.NucleotideTransformerTokenizer, dna_zoo.GenaLMTokenizer])
+def test_a_sequence_far_longer_than_the_context_is_clipped_before_tokenizing(tokenizer_class):
+    """Memory bounded by the context, not the record (a 50 Mb record cost 5.5 GB to refuse): the tokenizer sees at
+    most context_bases(...) bases, and truncation gives exactly the tokens of the whole sequence truncated."""
+    from dna_zoo.inference.embeddings import context_bases, tokenize_within_context
+
+    tokenizer = tokenizer_class()
+    rng = np.random.default_rng(0)
+    long = "".join(rng.choice(list("ACGT"), 400_000))
+    seen = []
+    original = tokenizer._encode_plus
+
+    def spy(text, *args, **kwargs):
+        seen.extend(len(t) for t in ([text] if isinstance(text, str) else text))
+        return original(text, *args, **kwargs)
+
+    tokenizer._encode_plus = spy
+    batch, too_long = tokenize_within_context(tokenizer, [long, "ACGTAC"], 64, truncate=True)
+    assert too_long == [0] and max(seen) <= context_bases(tokenizer, 64) < 400_000
+    expected = tokenizer([long], truncation=True, max_length=64)["input_ids"][0]
+    assert batch["input_ids"][0].tolist() == expected

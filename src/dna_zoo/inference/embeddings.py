@@ -53,12 +53,32 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     return hidden
 
 
+def longest_token_bases(tokenizer) -> int:
+    """The most bases one token of `tokenizer` covers (6 for 6-mers, the longest merge for BPE, 1 per base)."""
+    if not hasattr(tokenizer, "_longest_token_bases"):
+        specials = set(tokenizer.all_special_tokens)
+        tokenizer._longest_token_bases = max(len(t) for t in tokenizer.get_vocab() if t not in specials)
+    return tokenizer._longest_token_bases
+
+
+def context_bases(tokenizer, context: int) -> int:
+    """Bases of a sequence that are sure to hold more than `context` tokens, with a margin of as many again so that
+    cutting there cannot change the first `context` tokens: longer sequences are clipped to this before
+    tokenizing, and memory stays bounded by the context, not by the sequence (a 50 Mb record is refused at once)."""
+    return 2 * (context + 1) * longest_token_bases(tokenizer)
+
+
 def tokenize_within_context(
     tokenizer, sequences: list[str], context: int | None, truncate: bool, indices=None, **kwargs
 ):
     """Padded tensors of `sequences`, tokenized once; only when a row is longer than `context` tokens and
     `truncate` is the batch tokenized again, truncated. Returns (batch, indices of the rows longer than context).
-    `indices`: the caller's index of each sequence, named by a bad-character error instead of its batch row."""
+    `indices`: the caller's index of each sequence, named by a bad-character error instead of its batch row.
+    Sequences far longer than the context are clipped first (`context_bases`): what is left has more than
+    `context` tokens, and the first `context` tokens are theirs."""
+    if context:
+        limit = context_bases(tokenizer, context)
+        sequences = [sequence[:limit] for sequence in sequences]
     try:
         batch = tokenizer(sequences, padding=True, return_tensors="pt", verbose=False, **kwargs)  # lengths checked here
     except InvalidSequenceError as error:
@@ -86,8 +106,9 @@ def _embed_batch(model, tokenizer, sequences, layer, pooling, per_base, device, 
     if too_long and not truncate:
         row = too_long[0]
         tokens = int(batch["attention_mask"][row].sum())
+        count = f"{tokens} tokens" if len(sequences[row]) <= context_bases(tokenizer, context) else "far more tokens"
         raise ValueError(
-            f"sequence {indices[row] if indices else row} ({len(sequences[row])} bases) is {tokens} tokens, longer "
+            f"sequence {indices[row] if indices else row} ({len(sequences[row])} bases) is {count}, longer "
             f"than the model's context ({context}): pass window= (and overlap=) to run it in windows, or "
             "too_long='truncate'"
         )
@@ -143,13 +164,28 @@ def window_owners(length: int, spans: list[tuple[int, int]]) -> np.ndarray:
     return owners
 
 
-def _stitch(pieces: list[np.ndarray], spans, length: int) -> np.ndarray:
-    owners = window_owners(length, spans)
-    out = np.empty((length, pieces[0].shape[-1]), dtype=pieces[0].dtype)
-    for index, ((start, _), piece) in enumerate(zip(spans, pieces)):
-        mine = np.flatnonzero(owners == index)
-        out[mine] = piece[mine - start]
-    return out
+def _embed_windowed(
+    model, tokenizer, sequence: str, spans, pooling, layer, strand, batch_size, device, dtype, bar
+) -> np.ndarray:
+    """Per-base (L, H) output of one long sequence, or its (H,) mean with pooling "mean", from its windows run
+    `batch_size` at a time: each base keeps the value of the window that owns it. Memory: the output (only (H,)
+    for the mean), the owners (L,) and one batch of windows, never every window at once."""
+    owners = window_owners(len(sequence), spans)
+    out, total = None, 0.0
+    for first in range(0, len(spans), batch_size):
+        group = spans[first : first + batch_size]
+        pieces = [sequence[start:end] for start, end in group]
+        options = (layer, "none", strand, True, batch_size, device, dtype, False, "window", False)
+        outputs = _embed_sequences(model, tokenizer, pieces, *options)
+        for index, ((start, end), piece) in enumerate(zip(group, outputs), start=first):
+            mine = np.flatnonzero(owners[start:end] == index)  # the bases this window owns, from its start
+            if pooling == "mean":
+                total = total + piece[mine].sum(0, dtype=np.float64)
+            else:
+                out = np.empty((len(sequence), piece.shape[-1]), dtype=piece.dtype) if out is None else out
+                out[start + mine] = piece[mine]
+        bar.update(len(group))
+    return (total / len(sequence)).astype(np.float32) if pooling == "mean" else out
 
 
 def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> int:
@@ -260,14 +296,10 @@ def embed(
             raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
         window = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
         spans = [windows(len(s), window, min(overlap, window - 1)) for s in sequences]
-        pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
-        per_piece_options = (layer, "none", strand, True, batch_size, device, dtype, progress)
-        per_piece = _embed_sequences(model, tokenizer, pieces, *per_piece_options, "window", False)
-        results, cursor = [], 0
-        for sequence, row in zip(sequences, spans):
-            stitched = _stitch(per_piece[cursor : cursor + len(row)], row, len(sequence))
-            cursor += len(row)
-            results.append(stitched.mean(0) if pooling == "mean" else stitched)
+        options = (pooling, layer, strand, batch_size, device, dtype)
+        total = sum(len(row) for row in spans)
+        with tqdm(total=total, desc="embedding", unit="window", disable=not progress or total < 2) as bar:
+            results = [_embed_windowed(model, tokenizer, s, row, *options, bar) for s, row in zip(sequences, spans)]
         return np.stack(results) if pooling == "mean" else results
     results = _embed_sequences(model, tokenizer, sequences, *common, "sequence", too_long == "truncate")
     return np.stack(results) if pooling != "none" else results
