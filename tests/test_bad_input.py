@@ -208,3 +208,24 @@ def test_a_sequence_far_longer_than_the_context_is_clipped_before_tokenizing(tok
     assert too_long == [0] and max(seen) <= context_bases(tokenizer, 64) < 400_000
     expected = tokenizer([long], truncation=True, max_length=64)["input_ids"][0]
     assert batch["input_ids"][0].tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        (
+            "t.jsonl",
+            b'{"sequence": "ACGT", "label": 1}\n{"sequence": "AC", label: 2}\n',
+            "cannot be read as a jsonl table",
+        ),
+        ("t.csv", b"sequence,label\nACGT,1\n\xff\xfeAC,0\n", "cannot be read as a csv table .*utf-8"),
+    ],
+)
+def test_an_unreadable_table_names_the_file(tmp_path, name, content, message):
+    from dna_zoo.data import read_table
+    from dna_zoo.data.tables import DataError
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=f"{path}: {message}"):
+        read_table(str(path))
