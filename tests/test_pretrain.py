@@ -41,7 +41,6 @@ def test_interrupted_run_resumes_exactly(tmp_path, family):
     full = pretrain(config(tmp_path, "full", family))
     pretrain(config(tmp_path, "interrupted", family), stop_at=8)
     assert sorted(os.listdir(tmp_path / "interrupted")) == [
-        ".dna_zoo.lock",  # the output lock (held only while a job runs)
         "checkpoint-4",
         "checkpoint-8",
         "data_cache",

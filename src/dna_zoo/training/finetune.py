@@ -9,7 +9,6 @@ tokenizers alike. Checkpoints are Trainer checkpoints: `resume=True` continues f
 import json
 import os
 import warnings
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..models import InvalidSequenceError
 from .curves import plot_finetuning
 from .metrics import BEST_METRIC, metrics_for
 from .peft_presets import ia3_config, lora_config
-from .runs import check_resumable, exclusive, latest_checkpoint, refuse_reuse, run_identity, start_run
+from .runs import check_resumable, latest_checkpoint, owned_run, refuse_reuse, run_identity
 
 DEFAULT_LEARNING_RATE = {None: 5e-5, "ia3": 3e-3, "lora": 5e-4}  # full fine-tuning, NT-paper IA3, LoRA
 
@@ -258,12 +257,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         task=config.task,
     )
     state = PartialState()
-    with ExitStack() as stack:  # one job at a time in an output folder; --overwrite clears the earlier run first
-        if state.is_main_process:
-            os.makedirs(config.output_dir, exist_ok=True)
-            stack.enter_context(exclusive(config.output_dir))
-            start_run(config.output_dir, identity, overwrite and not resume)
-        state.wait_for_everyone()
+    # one job at a time in an output folder; --overwrite clears the earlier run first
+    with owned_run(config.output_dir, identity, overwrite and not resume, state):
         trainer.train(resume_from_checkpoint=checkpoint if resume else None)
         trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
         predictions = {

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import warnings
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -25,7 +24,7 @@ from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES, load_config
 from ..data.windows import loss_mask, windows_dataset
 from ..plots import plot_curves
-from .runs import check_resumable, exclusive, latest_checkpoint, refuse_reuse, run_identity, start_run
+from .runs import check_resumable, latest_checkpoint, owned_run, refuse_reuse, run_identity
 
 
 @dataclass
@@ -191,12 +190,8 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
         # with no accelerator, say so: accelerate then forms a CPU (gloo) group under torchrun instead of one process
         cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
     )
-    with ExitStack() as stack:  # one job at a time in an output folder; --overwrite clears the earlier run first
-        if accelerator.is_main_process:
-            os.makedirs(config.output_dir, exist_ok=True)
-            stack.enter_context(exclusive(config.output_dir))
-            start_run(config.output_dir, identity, overwrite and not resume)
-        accelerator.wait_for_everyone()
+    # one job at a time in an output folder; --overwrite clears the earlier run first
+    with owned_run(config.output_dir, identity, overwrite and not resume, accelerator):
         return _train(config, accelerator, checkpoint if resume else None, stop_at)
 
 

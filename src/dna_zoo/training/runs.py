@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 
 RUN_FILE = "run.json"
@@ -101,19 +101,32 @@ def start_run(output_dir: str, identity: dict, overwrite: bool) -> None:
 
 
 @contextmanager
+def owned_run(output_dir: str, identity: dict, clear: bool, state):
+    """For the time of a job on `output_dir`: its lock and the run's record (written by the main process of
+    `state`, an accelerate state or Accelerator; `clear` removes an earlier run first), every process in step."""
+    with ExitStack() as stack:
+        if state.is_main_process:
+            os.makedirs(output_dir, exist_ok=True)
+            stack.enter_context(exclusive(output_dir))
+            start_run(output_dir, identity, clear)
+        state.wait_for_everyone()
+        yield
+
+
+@contextmanager
 def exclusive(output: str):
     """Hold an exclusive lock on an output (a file or a run folder) for as long as a job writes it: a second job on
     the same output is refused at once, in one line, instead of mixing or losing results."""
-    output = os.path.abspath(output)
-    folder, name = (output, ".dna_zoo.lock") if os.path.isdir(output) else os.path.split(output)
-    lock = os.path.join(folder, name if name == ".dna_zoo.lock" else f".{name}.lock")
+    folder, name = os.path.split(os.path.abspath(output))
+    lock = os.path.join(folder, f".{name}.lock")  # beside the output, never inside a folder it may not own
     handle = open(lock, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise RuntimeError(
-            f"another dna_zoo job is writing {output} (it holds {lock}); wait for it to end or choose another output"
+            f"another dna_zoo job is writing {os.path.abspath(output)} (it holds {lock}); wait for it to end or "
+            "choose another output"
         ) from None
     try:
         yield
