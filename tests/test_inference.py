@@ -238,3 +238,15 @@ def test_the_progress_bar_counts_sequences_and_is_hidden_for_one(capsys):
     assert "3/3" in capsys.readouterr().err
     embed(model, tokenizer, ["ACGTACGTAC"])
     assert "embedding" not in capsys.readouterr().err
+
+
+def test_no_length_warning_for_lengths_embed_handles_itself():
+    """embed checks lengths itself: transformers' 'Token indices sequence length is longer than...' is not shown."""
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging as transformers_logging
+
+    model, tokenizer = dna_zoo.load_model("demo", task="base"), dna_zoo.load_tokenizer("demo")
+    logger = transformers_logging.get_logger("transformers.tokenization_utils_base")
+    with CaptureLogger(logger) as captured, pytest.warns(UserWarning, match="were truncated"):
+        embed(model, tokenizer, ["ACGT" * 2000], too_long="truncate")
+    assert "Token indices sequence length" not in captured.out
