@@ -53,19 +53,15 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     return hidden
 
 
-def longest_token_bases(tokenizer) -> int:
-    """The most bases one token of `tokenizer` covers (6 for 6-mers, the longest merge for BPE, 1 per base)."""
-    if not hasattr(tokenizer, "_longest_token_bases"):
-        specials = set(tokenizer.all_special_tokens)
-        tokenizer._longest_token_bases = max(len(t) for t in tokenizer.get_vocab() if t not in specials)
-    return tokenizer._longest_token_bases
-
-
 def context_bases(tokenizer, context: int) -> int:
     """Bases of a sequence that are sure to hold more than `context` tokens, with a margin of as many again so that
     cutting there cannot change the first `context` tokens: longer sequences are clipped to this before
     tokenizing, and memory stays bounded by the context, not by the sequence (a 50 Mb record is refused at once)."""
-    return 2 * (context + 1) * longest_token_bases(tokenizer)
+    if isinstance(tokenizer, DNATokenizer):
+        longest = tokenizer.longest_token_bases
+    else:
+        longest = max(len(t) for t in tokenizer.get_vocab() if t not in set(tokenizer.all_special_tokens))
+    return 2 * (context + 1) * longest
 
 
 def tokenize_within_context(

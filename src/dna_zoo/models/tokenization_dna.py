@@ -11,6 +11,7 @@ The policy (shared by every dna_zoo tokenizer through `DNATokenizer`):
 This file travels to the Hub as remote code: it imports only torch, transformers and tokenizers.
 """
 
+import functools
 import itertools
 import json
 import os
@@ -58,6 +59,12 @@ class DNATokenizer(TokenizersBackend):
             table.update({ord("U"): "T", ord("u"): "T"})
         self._translation = table
         self._invalid = re.compile(f"[^{re.escape(self.alphabet)}]")
+
+    @functools.cached_property
+    def longest_token_bases(self) -> int:
+        """The most bases one token covers (6 for 6-mers, the longest merge for BPE, 1 per base)."""
+        specials = set(self.all_special_tokens)
+        return max(len(token) for token in self._tokenizer.get_vocab(with_added_tokens=False) if token not in specials)
 
     def _special_token_pattern(self) -> re.Pattern:
         """Special tokens written in the text (`<mask>`, `[MASK]`) are kept; a one-character one (GENA's N-run
