@@ -106,7 +106,7 @@ def test_outputs_are_checked_before_any_work(tmp_path):
 
 
 def test_a_second_job_writing_the_same_output_is_refused(tmp_path):
-    from dna_zoo.training.runs import exclusive
+    from dna_zoo.outputs import exclusive
 
     fasta = tmp_path / "a.fa"
     fasta.write_text(">a\nACGTACGTACGT\n")

@@ -118,12 +118,12 @@ def test_windows_work_for_every_family(name):
 
 
 def test_windows_cover_the_sequence():
-    from dna_zoo.inference.embeddings import window_owners, windows
+    from dna_zoo.inference.embeddings import owned_ranges, windows
 
     spans = windows(1000, 300, 100)
     assert spans[0][0] == 0 and spans[-1][1] == 1000 and all(b - a == 300 for a, b in spans)
-    owners = window_owners(1000, spans)
-    assert owners[0] == 0 and owners[-1] == len(spans) - 1 and (np.diff(owners) >= 0).all()
+    ranges = owned_ranges(1000, spans)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 1000 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     with pytest.raises(ValueError, match="overlap"):
         windows(1000, 300, 300)
 
@@ -205,12 +205,12 @@ def test_gena_recurrent_memory_embeds_a_sequence_longer_than_the_context():
         embed(model, tokenizer, [sequence], layer=0, progress=False)
 
 
-def test_window_owners_take_each_base_from_the_window_where_it_is_farthest_from_a_cut():
-    from dna_zoo.inference.embeddings import window_owners, windows
+def test_owned_ranges_take_each_base_from_the_window_where_it_is_farthest_from_a_cut():
+    from dna_zoo.inference.embeddings import owned_ranges, windows
 
     rng = np.random.default_rng(0)
-    for _ in range(30):
-        length, window = int(rng.integers(20, 400)), int(rng.integers(5, 60))
+    for _ in range(300):
+        length, window = int(rng.integers(20, 400)), int(rng.integers(2, 60))
         spans = windows(length, window, int(rng.integers(0, window)))
         positions = np.arange(length, dtype=float)
         margins = []  # the definition, window by window (memory: windows x length)
@@ -220,7 +220,10 @@ def test_window_owners_take_each_base_from_the_window_where_it_is_farthest_from_
             margin = np.minimum(left, right)
             margin[(positions < start) | (positions >= end)] = -np.inf
             margins.append(margin)
-        np.testing.assert_array_equal(window_owners(length, spans), np.argmax(np.stack(margins), axis=0))
+        owners = np.concatenate(
+            [np.full(end - start, index) for index, (start, end) in enumerate(owned_ranges(length, spans))]
+        )
+        np.testing.assert_array_equal(owners, np.argmax(np.stack(margins), axis=0))
 
 
 def test_a_window_longer_than_the_context_is_fitted_to_it_with_a_note():
@@ -250,3 +253,76 @@ def test_no_length_warning_for_lengths_embed_handles_itself():
     with CaptureLogger(logger) as captured, pytest.warns(UserWarning, match="were truncated"):
         embed(model, tokenizer, ["ACGT" * 2000], too_long="truncate")
     assert "Token indices sequence length" not in captured.out
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_iter_per_base_streams_what_embed_returns_window_by_window(name):
+    from dna_zoo.inference import iter_per_base
+
+    model, tokenizer = family(name)
+    rng = np.random.default_rng(1)
+    sequences = ["ACGTTGCA", "".join(rng.choice(list("ACGT"), 660)), "GGCATTAC", "".join(rng.choice(list("ACGT"), 401))]
+    options = dict(strand="both", batch_size=2, progress=False, window=150, overlap=30)
+    expected = embed(model, tokenizer, sequences, pooling="none", per_base=True, **options)
+    pieces = list(iter_per_base(model, tokenizer, sequences, **options))
+    assert [index for index, *_ in pieces] == sorted(index for index, *_ in pieces)  # input order
+    assert max(len(piece) for *_, piece in pieces) <= 150  # never more than a window at a time
+    for index, sequence in enumerate(sequences):
+        mine = [(start, piece) for i, start, piece in pieces if i == index]
+        starts = np.cumsum([0] + [len(piece) for _, piece in mine])
+        assert [start for start, _ in mine] == starts[:-1].tolist() and starts[-1] == len(sequence)
+        np.testing.assert_allclose(np.concatenate([piece for _, piece in mine]), expected[index], atol=1e-5)
+
+
+def test_per_base_memory_is_one_batch_of_windows_not_the_sequence():
+    """The stitched stream holds one batch of windows: numpy's peak (tracemalloc) stays far below the (L, H)
+    output a whole-sequence array would need."""
+    import tracemalloc
+
+    from dna_zoo.inference import iter_per_base
+
+    model, tokenizer = family("nucleotide_transformer")
+    sequence = "".join(np.random.default_rng(2).choice(list("ACGT"), 120_000))
+    whole = len(sequence) * model.config.hidden_size * 4  # bytes of the float32 (L, H) output
+    tracemalloc.start()
+    bases = sum(len(piece) for *_, piece in iter_per_base(model, tokenizer, [sequence], window=600, overlap=60))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert bases == len(sequence) and peak < whole / 4, f"peak {peak / 1e6:.1f} MB for a {whole / 1e6:.1f} MB output"
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_embed_command_streams_per_base_embeddings(tmp_path, monkeypatch, suffix):
+    import pyarrow.parquet as pq
+
+    from dna_zoo.cli import main
+    from dna_zoo.inference import embedding_files
+
+    monkeypatch.setattr(embedding_files, "PARQUET_ROWS", 100)  # a row group every 100 bases
+    model, tokenizer = family("nucleotide_transformer")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    records = {"short": "ACGTACGTTGCA", "long": "".join(np.random.default_rng(3).choice(list("ACGT"), 700))}
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records.items()))
+    out = tmp_path / f"bases{suffix}"
+    options = ["--pooling", "base", "--window", "200", "--overlap", "50", "--strand", "both"]
+    main(["embed", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", str(out)] + options)
+    expected = embed(
+        model, tokenizer, list(records.values()), pooling="none", per_base=True, window=200, overlap=50, strand="both"
+    )
+    if suffix == ".npz":
+        saved = np.load(out)  # no pickles: loads with numpy's defaults
+        assert saved["names"].tolist() == list(records) and saved["lengths"].tolist() == [12, 700]
+        arrays = [saved[f"embeddings_{i}"] for i in range(2)]
+    else:
+        parquet = pq.ParquetFile(out)
+        assert parquet.metadata.num_row_groups >= 4  # streamed, not written at the end
+        table = parquet.read().to_pydict()
+        assert table["name"] == ["short"] * 12 + ["long"] * 700
+        assert table["position"] == list(range(12)) + list(range(700))
+        vectors = np.array(table["embedding"], dtype=np.float32)
+        arrays = [vectors[:12], vectors[12:]]
+    for array, reference in zip(arrays, expected):
+        assert array.dtype == np.float32
+        np.testing.assert_allclose(array, reference, atol=1e-5)

@@ -225,7 +225,7 @@ def test_resume_refuses_checkpoints_of_another_run(tmp_path):
 
 
 def test_a_second_job_on_the_same_output_folder_is_refused(tmp_path):
-    from dna_zoo.training.runs import exclusive
+    from dna_zoo.outputs import exclusive
 
     os.makedirs(tmp_path / "run")
     with exclusive(str(tmp_path / "run")):  # a job writing there

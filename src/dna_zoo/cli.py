@@ -3,11 +3,9 @@
 import argparse
 import csv
 import functools
-import itertools
 import os
 from contextlib import nullcontext
 
-import numpy as np
 import torch
 from transformers import AutoModel
 
@@ -16,10 +14,12 @@ from .auto import FAMILIES
 from .checkpoints import CONFIG_CLASSES, PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
 from .data import fasta_chunks, read_fasta
-from .inference import embed, write_scores
+from .inference import write_scores
+from .inference.embedding_files import FORMATS as EMBEDDING_FORMATS
+from .inference.embedding_files import write_embeddings
 from .inference.variants import iter_scores, score_columns
-from .models import GenaLMTokenizer, InvalidSequenceError, MistralDNATokenizer
-from .training.runs import exclusive
+from .models import GenaLMTokenizer, MistralDNATokenizer
+from .outputs import check_output, exclusive, storage_failure, writing
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
 
@@ -53,10 +53,11 @@ def train_tokenizer_command(args) -> None:
     tokenizer = tokenizer_class.train(
         fasta_chunks(args.fasta, args.chunk_length), vocab_size=args.vocab_size, alphabet=args.alphabet
     )
-    if args.out.endswith(".json"):
-        tokenizer.backend_tokenizer.save(args.out)
-    else:
-        tokenizer.save_pretrained(args.out)
+    with writing(args.out) as temporary:
+        if args.out.endswith(".json"):
+            tokenizer.backend_tokenizer.save(temporary)
+        else:
+            tokenizer.save_pretrained(temporary)
     print(f"trained a {len(tokenizer)}-token {tokenizer_class.__name__} on {', '.join(args.fasta)} -> {args.out}")
 
 
@@ -71,23 +72,8 @@ def convert_command(args) -> None:
         )
 
 
-def check_output(path: str, overwrite: bool) -> None:
-    """Before any work: an output (a file, or a folder with files) is never replaced unless --overwrite says so, and
-    its folder must exist and be writable, so that nothing is computed for an output that cannot be written."""
-    if os.path.exists(path) and (os.path.isfile(path) or os.listdir(path)) and not overwrite:
-        raise SystemExit(f"{path} exists; pass --overwrite to replace it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SystemExit(f"cannot write {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SystemExit(f"cannot write {path}: the folder {folder} is not writable")
-
-
 def refuse_existing_output(args) -> None:
     check_output(args.out, args.overwrite)
-
-
-EMBEDDING_FORMATS = (".parquet", ".npz")
 
 
 def embed_command(args) -> None:
@@ -95,53 +81,11 @@ def embed_command(args) -> None:
         raise SystemExit(f"--out {args.out}: embeddings are written as {' or '.join(EMBEDDING_FORMATS)}")
     refuse_existing_output(args)
     model, tokenizer = load_model(args.model, task="base"), load_tokenizer(args.model)
-    options = dict(
-        layer=args.layer,
-        pooling=args.pooling,
-        strand=args.strand,
-        batch_size=args.batch_size,
-        window=args.window,
-        overlap=args.overlap,
-    )
-    records = read_fasta(args.fasta)
-    temporary = args.out + ".partial"  # a killed run never leaves a half-written output
-    count = 0
-
-    def embed_records(names, sequences):
-        """A bad character names the file, the record's number in it and its name."""
-        try:
-            return embed(model, tokenizer, sequences, **options)
-        except InvalidSequenceError as error:
-            record = f"record {count + error.index + 1} ({names[error.index]!r})"
-            raise ValueError(f"{args.fasta}: {record}: {error.reason}") from None
-
-    try:
-        if args.out.endswith(".parquet"):  # streamed: one chunk of records in memory at a time
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            writer = None
-            for chunk in iter(lambda: list(itertools.islice(records, args.chunk_size)), []):
-                names, sequences = zip(*chunk)
-                vectors = embed_records(names, sequences).astype(np.float32)  # (N, H)
-                embedding = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
-                table = pa.table({"name": names, "length": [len(s) for s in sequences], "embedding": embedding})
-                writer = writer or pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table)
-                count += len(names)
-            writer.close()
-            shape = f"{count} x {model.config.hidden_size}"
-        else:
-            names, sequences = map(list, zip(*records))
-            vectors = embed_records(names, sequences)
-            with open(temporary, "wb") as handle:
-                np.savez(handle, names=np.array(names), embeddings=vectors)
-            count, shape = len(names), " x ".join(map(str, vectors.shape))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    os.replace(temporary, args.out)
+    options = dict(layer=args.layer, strand=args.strand, batch_size=args.batch_size)
+    options.update(window=args.window, overlap=args.overlap, chunk_size=args.chunk_size, pooling=args.pooling)
+    options.update(file_format=os.path.splitext(args.out)[1])
+    with writing(args.out) as temporary:  # a killed or failed run never leaves a half-written output
+        count, shape = write_embeddings(model, tokenizer, read_fasta(args.fasta), args.fasta, temporary, **options)
     print(f"{count} sequences -> {args.out} (embeddings {shape})")
 
 
@@ -246,8 +190,7 @@ def predict_command(args) -> None:
     ids, sequences = read_sequences(args.input, args.sequence_column, args.id_column)
     values = predict(model, tokenizer, sequences, batch_size=args.batch_size)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    temporary = args.out + ".partial"
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    with writing(args.out) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         table = csv.writer(handle, delimiter="\t", lineterminator="\n")  # an id with a tab or newline is quoted
         if token_task:  # one row per base: id, position (0-based), predicted class, probabilities
             table.writerow(["id", "position", "prediction", *names])
@@ -261,7 +204,6 @@ def predict_command(args) -> None:
             for name, row in zip(ids, values):
                 label = [] if regression or multilabel else [names[int(row.argmax())]]
                 table.writerow([name, *label, *(f"{v:.6g}" for v in row)])
-    os.replace(temporary, args.out)
     print(f"{len(ids)} sequences -> {args.out}")
 
 
@@ -320,18 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="a directory (save_pretrained) or a tokenizer .json file")
     train.add_argument("--overwrite", action="store_true", help="replace an existing output")
     train.set_defaults(run=train_tokenizer_command)
-    embedding = commands.add_parser("embed", help="one vector per FASTA record, saved as Parquet or NPZ")
+    embedding = commands.add_parser("embed", help="one vector per FASTA record (or per base), saved as Parquet or NPZ")
     embedding.add_argument(
         "--model", default="demo", help="a dna_zoo folder, a published one (converted on load), or 'demo'"
     )
     embedding.add_argument("--fasta", required=True, help="FASTA file (plain, gzip or bgzip)")
     embedding.add_argument(
-        "--out", required=True, help="output .parquet (streamed: name, length, embedding) or .npz (names, embeddings)"
+        "--out",
+        required=True,
+        help="output .parquet (one row per record: name, length, embedding; per base: name, position, embedding) or "
+        ".npz (names, embeddings; per base: names, lengths, embeddings_0 .. one (length, H) array per record)",
     )
     embedding.add_argument("--chunk-size", type=positive(int), default=1024, help="records per Parquet write")
     embedding.add_argument("--layer", type=int, default=-1, help="hidden state: 0 the embeddings, -1 the last layer")
     embedding.add_argument(
-        "--pooling", choices=["mean", "max", "cls"], default="mean", help="over each record's own tokens"
+        "--pooling",
+        choices=["mean", "max", "cls", "base"],
+        default="mean",
+        help="over each record's own tokens; base: one vector per base, streamed to --out (any record length)",
     )
     embedding.add_argument(
         "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
@@ -461,6 +409,12 @@ def main(argv=None) -> None:
     except Exception as error:  # one clear message on stderr and a non-zero exit; --debug shows the traceback
         if args.debug:
             raise
+        written = output or getattr(args, "output_dir", None)
+        if reason := storage_failure(error):
+            raise SystemExit(
+                f"dna-zoo {args.command}: a write failed: {reason} (output {written}). Nothing half-written was left "
+                "(a run folder keeps its complete checkpoints, for --resume); free some space and run it again"
+            ) from None
         raise SystemExit(f"dna-zoo {args.command}: {type(error).__name__}: {error}") from None
 
 

@@ -8,6 +8,7 @@ import torch
 import transformers
 
 from .checkpoints import detect_checkpoint, load_model, load_tokenizer
+from .outputs import writing
 
 # Published layout -> transformers' reference class of its language model (the GENA pre-LN fork and NT v2 have
 # none: their reference is the source as dna_zoo loads it)
@@ -55,22 +56,22 @@ def convert(
         raise FileExistsError(f"{destination} is not empty; pass overwrite=True (--overwrite) to replace it")
     checkpoint = detect_checkpoint(source)
     model = load_model(source, task="lm").eval()  # refuses unknown or missing keys, listing them
-    model.save_pretrained(destination)
     tokenizer_converted = any(os.path.exists(os.path.join(source, name)) for name in TOKENIZER_FILES)
-    if tokenizer_converted:
-        load_tokenizer(source).save_pretrained(destination)
-
-    converted = type(model).from_pretrained(destination).eval()
-    reference_name = REFERENCES.get(checkpoint.layout)
-    if reference_name is not None:
-        reference = getattr(transformers, reference_name).from_pretrained(source).eval()
-    else:
-        reference_name, reference = f"{type(model).__name__} loaded from the source", model
-    input_ids, attention_mask = _probe_batch(converted.config, probe_length)
-    with torch.no_grad():
-        expected = reference(input_ids=input_ids, attention_mask=attention_mask).logits
-        actual = converted(input_ids=input_ids, attention_mask=attention_mask).logits
-    difference = (actual - expected)[attention_mask.bool()].abs().max().item()
+    with writing(os.fspath(destination)) as temporary:  # renamed to the destination once written and checked
+        model.save_pretrained(temporary)
+        if tokenizer_converted:
+            load_tokenizer(source).save_pretrained(temporary)
+        converted = type(model).from_pretrained(temporary).eval()
+        reference_name = REFERENCES.get(checkpoint.layout)
+        if reference_name is not None:
+            reference = getattr(transformers, reference_name).from_pretrained(source).eval()
+        else:
+            reference_name, reference = f"{type(model).__name__} loaded from the source", model
+        input_ids, attention_mask = _probe_batch(converted.config, probe_length)
+        with torch.no_grad():
+            expected = reference(input_ids=input_ids, attention_mask=attention_mask).logits
+            actual = converted(input_ids=input_ids, attention_mask=attention_mask).logits
+        difference = (actual - expected)[attention_mask.bool()].abs().max().item()
     return ConversionReport(
         family=checkpoint.family,
         model_class=type(model).__name__,

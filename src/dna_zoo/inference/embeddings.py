@@ -144,44 +144,60 @@ def windows(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
     return [(start, min(start + window, length)) for start in starts]
 
 
-def window_owners(length: int, spans: list[tuple[int, int]]) -> np.ndarray:
-    """(length,) index of the window each base is taken from: the one where it is farthest from a cut (the
-    sequence's own ends are not cuts; ties go to the earlier window). Memory O(length), whatever the windows."""
-    best = np.full(length, -np.inf)
-    owners = np.zeros(length, dtype=np.int64)
+def owned_ranges(length: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of the bases each window gives to the stitched output: those where it is farthest from a cut
+    (the sequence's own ends are not cuts; ties go to the earlier window). The ranges follow each other and cover
+    [0, length), so a stitched output can be written window by window; memory of one window, whatever the length."""
+
+    def margins(index: int, positions: np.ndarray) -> np.ndarray:  # distance to the nearest cut; -inf outside
+        start, end = spans[index]
+        left = positions - start if start > 0 else np.inf
+        right = end - 1 - positions if end < length else np.inf
+        return np.where((positions >= start) & (positions < end), np.minimum(left, right), -np.inf)
+
+    ranges, cursor = [], 0
     for index, (start, end) in enumerate(spans):
-        positions = np.arange(start, end, dtype=float)
-        left = positions - start if start > 0 else np.full(end - start, np.inf)
-        right = end - 1 - positions if end < length else np.full(end - start, np.inf)
-        margin = np.minimum(left, right)
-        better = margin > best[start:end]
-        best[start:end] = np.where(better, margin, best[start:end])
-        owners[start:end] = np.where(better, index, owners[start:end])
-    return owners
+        positions = np.arange(cursor, end, dtype=float)  # the earlier windows own everything before the cursor
+        mine = margins(index, positions)
+        owned = np.ones(len(positions), dtype=bool)
+        for later in range(index + 1, len(spans)):
+            if spans[later][0] >= end:
+                break
+            owned &= mine >= margins(later, positions)
+        first_lost = int(np.argmin(owned)) if not owned.all() else len(positions)
+        ranges.append((cursor, cursor + first_lost))
+        cursor += first_lost
+    assert cursor == length, "windows must cover the sequence"
+    return ranges
 
 
-def _embed_windowed(
-    model, tokenizer, sequence: str, spans, pooling, layer, strand, batch_size, device, dtype, bar
-) -> np.ndarray:
-    """Per-base (L, H) output of one long sequence, or its (H,) mean with pooling "mean", from its windows run
-    `batch_size` at a time: each base keeps the value of the window that owns it. Memory: the output (only (H,)
-    for the mean), the owners (L,) and one batch of windows, never every window at once."""
-    owners = window_owners(len(sequence), spans)
-    out, total = None, 0.0
+def _stitched(model, tokenizer, sequence: str, spans, layer, strand, batch_size, device, dtype, bar):
+    """Yield (start, (n, H) per-base output) of one long sequence from its windows, run `batch_size` at a time and
+    in order of position: each base has the value of the window that owns it (`owned_ranges`); the bar counts
+    bases. Memory: one batch of windows, never the whole sequence's output."""
+    ranges = owned_ranges(len(sequence), spans)
     for first in range(0, len(spans), batch_size):
         group = spans[first : first + batch_size]
         pieces = [sequence[start:end] for start, end in group]
         options = (layer, "none", strand, True, batch_size, device, dtype, False, "window", False)
         outputs = _embed_sequences(model, tokenizer, pieces, *options)
-        for index, ((start, end), piece) in enumerate(zip(group, outputs), start=first):
-            mine = np.flatnonzero(owners[start:end] == index)  # the bases this window owns, from its start
-            if pooling == "mean":
-                total = total + piece[mine].sum(0, dtype=np.float64)
-            else:
-                out = np.empty((len(sequence), piece.shape[-1]), dtype=piece.dtype) if out is None else out
-                out[start + mine] = piece[mine]
-        bar.update(len(group))
-    return (total / len(sequence)).astype(np.float32) if pooling == "mean" else out
+        for (start, _), (owned_start, owned_end), piece in zip(group, ranges[first:], outputs):
+            if owned_end > owned_start:
+                yield owned_start, piece[owned_start - start : owned_end - start]
+            bar.update(owned_end - owned_start)
+
+
+def _embed_windowed(model, tokenizer, sequence: str, spans, pooling, *options) -> np.ndarray:
+    """Per-base (L, H) output of one long sequence, or its (H,) mean with pooling "mean", stitched from windows."""
+    if pooling == "mean":
+        pieces = _stitched(model, tokenizer, sequence, spans, *options)
+        total = sum(piece.sum(0, dtype=np.float64) for _, piece in pieces)
+        return (total / len(sequence)).astype(np.float32)
+    out = None
+    for start, piece in _stitched(model, tokenizer, sequence, spans, *options):
+        out = np.empty((len(sequence), piece.shape[-1]), dtype=piece.dtype) if out is None else out
+        out[start : start + len(piece)] = piece
+    return out
 
 
 def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> int:
@@ -232,6 +248,69 @@ def _embed_sequences(
     return results
 
 
+def _check_arguments(model, sequences, layer: int, strand: str) -> None:
+    states = model.config.num_hidden_layers + 1  # the embeddings and every layer's output
+    if not -states <= layer < states:
+        raise ValueError(
+            f"layer {layer}: the model has {states} hidden states (0 the embeddings .. {states - 1} the last; "
+            f"negative indices from the end, down to {-states})"
+        )
+    if strand not in ("forward", "both"):
+        raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
+    empty = next((i for i, s in enumerate(sequences) if not s), None)
+    if empty is not None:
+        raise ValueError(f"sequence {empty} is empty")
+
+
+def iter_per_base(
+    model,
+    tokenizer,
+    sequences: list[str],
+    layer: int = -1,
+    strand: str = "forward",
+    batch_size: int = 16,
+    device=None,
+    dtype: torch.dtype | None = None,
+    progress: bool = True,
+    window: int | None = None,
+    overlap: int = 0,
+):
+    """Per-base embeddings as a stream of (index, start, (n, H) array): sequence `index`'s bases start..start+n,
+    in input order and, within a sequence, in order of position. The same values as `embed(..., pooling="none",
+    per_base=True)` with the same arguments, but a sequence longer than `window` comes window by window, so
+    memory stays that of one batch of windows whatever the length (a whole chromosome can be written to disk as it
+    is computed). The bar counts bases."""
+    _check_arguments(model, sequences, layer, strand)
+    long = [s for s in sequences if window is not None and len(s) > window]
+    if long:
+        window = fit_window(tokenizer, long, window, overlap, model.config.max_tokens)
+    options = (layer, strand, batch_size, device, dtype)
+    pending = []  # short sequences, run together in batches
+
+    def run_pending():
+        pieces = [sequences[i] for i in pending]
+        outputs = _embed_sequences(
+            model, tokenizer, pieces, layer, "none", strand, True, *options[2:], False, "", False
+        )
+        yield from ((i, 0, output) for i, output in zip(pending, outputs))
+        bar.update(sum(map(len, pieces)))
+        pending.clear()
+
+    total = sum(map(len, sequences))
+    with tqdm(total=total, desc="embedding", unit="base", unit_scale=True, disable=not progress) as bar:
+        for index, sequence in enumerate(sequences):
+            if window is None or len(sequence) <= window:
+                pending.append(index)
+                if len(pending) == batch_size:
+                    yield from run_pending()
+                continue
+            yield from run_pending()
+            spans = windows(len(sequence), window, min(overlap, window - 1))
+            for start, piece in _stitched(model, tokenizer, sequence, spans, *options, bar):
+                yield index, start, piece
+        yield from run_pending()
+
+
 def embed(
     model,
     tokenizer,
@@ -269,21 +348,11 @@ def embed(
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    states = model.config.num_hidden_layers + 1  # the embeddings and every layer's output
-    if not -states <= layer < states:
-        raise ValueError(
-            f"layer {layer}: the model has {states} hidden states (0 the embeddings .. {states - 1} the last; "
-            f"negative indices from the end, down to {-states})"
-        )
-    if strand not in ("forward", "both"):
-        raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")
+    _check_arguments(model, sequences, layer, strand)
     if too_long not in ("error", "truncate"):
         raise ValueError(f"too_long must be 'error' or 'truncate', got {too_long!r}")
     if too_long == "truncate" and pooling == "none":
         raise ValueError("too_long='truncate' gives pooled outputs only; for per-token outputs use window=")
-    empty = next((i for i, s in enumerate(sequences) if not s), None)
-    if empty is not None:
-        raise ValueError(f"sequence {empty} is empty")
     if strand == "both" and pooling == "none" and not per_base:
         raise ValueError("strand='both' without pooling needs per_base=True (tokens of the two strands differ)")
     common = (layer, pooling, strand, per_base, batch_size, device, dtype, progress)
@@ -292,10 +361,12 @@ def embed(
             raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
         window = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
         spans = [windows(len(s), window, min(overlap, window - 1)) for s in sequences]
-        options = (pooling, layer, strand, batch_size, device, dtype)
-        total = sum(len(row) for row in spans)
-        with tqdm(total=total, desc="embedding", unit="window", disable=not progress or total < 2) as bar:
-            results = [_embed_windowed(model, tokenizer, s, row, *options, bar) for s, row in zip(sequences, spans)]
+        options = (layer, strand, batch_size, device, dtype)
+        total = sum(map(len, sequences))
+        with tqdm(total=total, desc="embedding", unit="base", unit_scale=True, disable=not progress) as bar:
+            results = [
+                _embed_windowed(model, tokenizer, s, row, pooling, *options, bar) for s, row in zip(sequences, spans)
+            ]
         return np.stack(results) if pooling == "mean" else results
     results = _embed_sequences(model, tokenizer, sequences, *common, "sequence", too_long == "truncate")
     return np.stack(results) if pooling != "none" else results

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.fasta import indexed_fasta, numbered_lines
+from ..outputs import writing
 from .embeddings import check_vocabulary, embed, reverse_complement
 
 VCF_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT")
@@ -215,15 +216,18 @@ def write_scores(
 ) -> int:
     """TSV with the VCF columns, `status` and the score columns (`columns`, else every one the rows have); never
     over a file unasked. Rows are written as they come (to PATH.partial, renamed to PATH at the end), so a run that
-    stops leaves the variants scored so far. Returns the number of rows."""
+    stops leaves the variants scored so far (a full disk removes PATH.partial: its last row may be cut). Returns the
+    number of rows."""
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     if columns is None:
         rows = list(rows)
         columns = sorted({key for row in rows for key in row} - set(VCF_COLUMNS) - {"status"})
-    temporary = f"{path}.partial"
     count = 0
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    with (
+        writing(str(path), keep_on_error=True) as temporary,
+        open(temporary, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.DictWriter(
             handle, [*VCF_COLUMNS, "status", *columns], delimiter="\t", restval="", lineterminator="\n"
         )
@@ -233,5 +237,4 @@ def write_scores(
                 {k: (f"{v:.6g}" if isinstance(v, float) and not math.isnan(v) else v) for k, v in row.items()}
             )
             handle.flush()
-    os.replace(temporary, path)
     return count

@@ -258,7 +258,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     )
     state = PartialState()
     # one job at a time in an output folder; --overwrite clears the earlier run first
-    with owned_run(config.output_dir, identity, overwrite and not resume, state):
+    with owned_run(config.output_dir, identity, overwrite and not resume, state, complete_checkpoint):
         trainer.train(resume_from_checkpoint=checkpoint if resume else None)
         trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
         predictions = {
@@ -290,21 +290,22 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
 CHECKPOINT_WEIGHTS = {"model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin"}
 
 
+def complete_checkpoint(path: str) -> bool:
+    """Whether a Trainer checkpoint was written to the end and not half deleted. Trainer writes checkpoint-N in
+    place, trainer_state.json last, and deletes old ones with rmtree: a folder without a readable state, its
+    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is not complete."""
+    try:
+        with open(os.path.join(path, "trainer_state.json")) as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        return False
+    names = set(os.listdir(path))
+    return "optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)
+
+
 def latest_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest Trainer checkpoint that was written to the end and not half deleted. Trainer writes checkpoint-N
-    in place, trainer_state.json last, and deletes old ones with rmtree: a folder without a readable state, its
-    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is skipped."""
-
-    def complete(path: str) -> bool:
-        try:
-            with open(os.path.join(path, "trainer_state.json")) as handle:
-                json.load(handle)
-        except (OSError, ValueError):
-            return False
-        names = set(os.listdir(path))
-        return "optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)
-
-    return latest_checkpoint(output_dir, complete=complete)
+    """The newest complete Trainer checkpoint of `output_dir` (`complete_checkpoint`)."""
+    return latest_checkpoint(output_dir, complete=complete_checkpoint)
 
 
 def _rounded(values: dict) -> dict:

@@ -1,22 +1,24 @@
 """Run folders of pretraining and fine-tuning: the newest complete checkpoint, no silent reuse of a folder, a
-record of what each run is (so a resume continues its own run only), and an exclusive lock on an output."""
+record of what each run is (so a resume continues its own run only), one job at a time in a folder, and nothing
+half-written left by a full disk."""
 
-import fcntl
 import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 
+from ..outputs import exclusive, remove, storage_failure
+
 RUN_FILE = "run.json"
-# What a run writes into its folder: removed by --overwrite (the data cache is keyed by its inputs and is kept).
-RUN_OUTPUTS = re.compile(
-    r"checkpoint-\d+(\.partial)?|final|merged|run\.json|losses\.json|metrics\.json"
-    r"|loss_curve\.png|validation_\w+\.png|roc_curve\.png|pr_curve\.png"
+# What a run writes into its folder once training has finished.
+FINAL_OUTPUTS = (
+    r"final|merged|losses\.json|metrics\.json|loss_curve\.png|validation_\w+\.png|roc_curve\.png|pr_curve\.png"
 )
+# Everything a run writes: removed by --overwrite (the data cache is keyed by its inputs and is kept).
+RUN_OUTPUTS = re.compile(rf"checkpoint-\d+(\.partial)?|run\.json|{FINAL_OUTPUTS}")
 
 
 def latest_checkpoint(output_dir: str, complete: Callable[[str], bool] | None = None) -> str | None:
@@ -92,8 +94,7 @@ def start_run(output_dir: str, identity: dict, overwrite: bool) -> None:
     if overwrite:
         for name in os.listdir(output_dir):
             if RUN_OUTPUTS.fullmatch(name):
-                target = os.path.join(output_dir, name)
-                shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+                remove(os.path.join(output_dir, name))
     path = os.path.join(output_dir, RUN_FILE)
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(identity, handle, indent=1)
@@ -101,35 +102,31 @@ def start_run(output_dir: str, identity: dict, overwrite: bool) -> None:
 
 
 @contextmanager
-def owned_run(output_dir: str, identity: dict, clear: bool, state):
+def owned_run(output_dir: str, identity: dict, clear: bool, state, complete: Callable[[str], bool] | None = None):
     """For the time of a job on `output_dir`: its lock and the run's record (written by the main process of
-    `state`, an accelerate state or Accelerator; `clear` removes an earlier run first), every process in step."""
+    `state`, an accelerate state or Accelerator; `clear` removes an earlier run first), every process in step.
+    When the storage refuses a write (a full disk), what was being written is removed: checkpoint folders that are
+    partial or not `complete`, and the final model; the complete checkpoints stay, for --resume."""
     with ExitStack() as stack:
         if state.is_main_process:
             os.makedirs(output_dir, exist_ok=True)
             stack.enter_context(exclusive(output_dir))
             start_run(output_dir, identity, clear)
         state.wait_for_everyone()
-        yield
+        try:
+            yield
+        except BaseException as error:
+            if state.is_main_process and storage_failure(error):
+                discard_unfinished(output_dir, complete)
+            raise
 
 
-@contextmanager
-def exclusive(output: str):
-    """Hold an exclusive lock on an output (a file or a run folder) for as long as a job writes it: a second job on
-    the same output is refused at once, in one line, instead of mixing or losing results."""
-    folder, name = os.path.split(os.path.abspath(output))
-    lock = os.path.join(folder, f".{name}.lock")  # beside the output, never inside a folder it may not own
-    handle = open(lock, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise RuntimeError(
-            f"another dna_zoo job is writing {os.path.abspath(output)} (it holds {lock}); wait for it to end or "
-            "choose another output"
-        ) from None
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+def discard_unfinished(output_dir: str, complete: Callable[[str], bool] | None) -> None:
+    """Remove what a run was writing when it failed: partial checkpoints, checkpoints that are not `complete`, and
+    the final outputs (written only once training has finished; a resume writes them again)."""
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        checkpoint = re.fullmatch(r"checkpoint-\d+", name)
+        unfinished = checkpoint and complete is not None and not complete(path)
+        if unfinished or re.fullmatch(rf"checkpoint-\d+\.partial|{FINAL_OUTPUTS}", name):
+            remove(path)
