@@ -1,9 +1,9 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
-NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, mfu, quality (default: all but
-quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark compares dna_zoo with
-the reference on the same weights and inputs in one process (interleaved repetitions after a warm-up, median
-and spread, peak memory per run) and checks its targets as PASS / FAIL lines. The run writes
+NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, mfu, genome_embedding, quality
+(default: all but quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark compares
+dna_zoo with the reference on the same weights and inputs in one process (interleaved repetitions after a warm-up,
+median and spread, peak memory per run) and checks its targets as PASS / FAIL lines. The run writes
 benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios per family;
 time and memory against length on log-log axes).
 """
@@ -32,6 +32,7 @@ MODULES = {
     "trinity_dna": "bench_trinity_dna",
     "sweep": "bench_sweep",
     "mfu": "bench_mfu",
+    "genome_embedding": "bench_genome_embedding",
     "quality": "quality",
 }
 QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are not the recorded figures
@@ -52,31 +53,34 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "trinity_dna": ["--lengths", "1024", "2048", "--repeats", "2"],
     "sweep": ["--quick", "--repeats", "2"],
     "mfu": [],
+    "genome_embedding": ["--quick"],
     "quality": ["--seeds", "0", "--train-windows", "150", "--test-windows", "100", "--epochs", "1"],
 }
 
 
 def sweep_plots(timings: list[dict], stem: str) -> list[str]:
-    """Time and memory against length (log-log), one line per benchmark and implementation."""
-    series_time, series_memory = {}, {}
+    """Time and memory against length (log-log), one line per benchmark and implementation; rows whose length
+    counts bases (the genome embedding) get plots of their own."""
+    series = {}  # (unit, "time" or "memory") -> {label: (lengths, values)}
     for row in timings:
         kind, _, length = row["workload"].rpartition(" ")
-        swept = row["benchmark"].startswith("sweep") or kind == "attention"  # batch 1, one row per length
+        unit = row.get("unit", "tokens")
+        swept = row["benchmark"].startswith("sweep") or kind == "attention" or unit == "bases"  # batch 1, by length
         if not swept or not length.isdigit():
             continue
         key = f"{row['benchmark']}: {row['implementation']}"
-        series_time.setdefault(key, ([], []))
-        series_time[key][0].append(int(length))
-        series_time[key][1].append(row["median_s"])
-        if row["peak_mib"]:
-            series_memory.setdefault(key, ([], []))
-            series_memory[key][0].append(int(length))
-            series_memory[key][1].append(max(row["peak_mib"], 0.1))
+        for name, value in (("time", row["median_s"]), ("memory", row["peak_mib"])):
+            if value is not None:
+                lengths, values = series.setdefault((unit, name), {}).setdefault(key, ([], []))
+                lengths.append(int(length))
+                values.append(max(value, 0.1) if name == "memory" else value)
     paths = []
-    for name, series, label in (("time", series_time, "median seconds"), ("memory", series_memory, "peak MiB")):
-        series = {k: v for k, v in series.items() if len(v[0]) > 1}
-        if series:
-            paths.append(plot_curves(series, f"{stem}-{name}.png", "tokens", label, f"{name} vs length", log="xy"))
+    for (unit, name), lines in series.items():
+        lines = {k: v for k, v in lines.items() if len(v[0]) > 1}
+        label = "median seconds" if name == "time" else "peak MiB"
+        path = f"{stem}-{name}.png" if unit == "tokens" else f"{stem}-{unit}-{name}.png"
+        if lines:
+            paths.append(plot_curves(lines, path, unit, label, f"{name} vs length", log="xy"))
     return paths
 
 

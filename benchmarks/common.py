@@ -80,9 +80,16 @@ REPORT: dict[str, list] = {"timings": [], "targets": []}
 
 
 def report_timing(
-    benchmark: str, workload: str, name: str, timing: Timing, memory_mib: float | None = None, tokens: int | None = None
+    benchmark: str,
+    workload: str,
+    name: str,
+    timing: Timing,
+    memory_mib: float | None = None,
+    tokens: int | None = None,
+    unit: str = "tokens",
 ) -> None:
-    """Print one implementation's timing row and record it."""
+    """Print one implementation's timing row and record it; `unit`: what the workload's length counts (tokens or
+    bases), the x axis of its length plot."""
     rate = f"  {tokens / timing.median:,.0f} tokens/s" if tokens else ""
     memory = f"  peak +{memory_mib:,.0f} MiB" if memory_mib is not None else ""
     print(f"{workload:<12} {name:<22} median {timing.median:.4f}s (spread {timing.spread()}){rate}{memory}")
@@ -97,6 +104,7 @@ def report_timing(
             "peak_mib": memory_mib,
             "tokens": tokens,
             "tokens_per_s": tokens / timing.median if tokens else None,
+            "unit": unit,
         }
     )
 
