@@ -13,12 +13,12 @@ from . import __version__
 from .auto import FAMILIES
 from .checkpoints import CONFIG_CLASSES, PRESETS, config_from_preset, load_model, load_tokenizer
 from .convert import convert
-from .data import fasta_chunks, read_fasta
+from .data import fasta_chunks, read_fasta, read_intervals
 from .inference import write_scores
 from .inference.embedding_files import FORMATS as EMBEDDING_FORMATS
 from .inference.embedding_files import write_embeddings
 from .inference.variants import iter_scores, score_columns
-from .models import GenaLMTokenizer, MistralDNATokenizer
+from .models import GenaLMTokenizer, InvalidSequenceError, MistralDNATokenizer
 from .outputs import check_output, exclusive, storage_failure, writing
 
 BPE_TOKENIZERS = {"gena_lm": GenaLMTokenizer, "mistral_dna": MistralDNATokenizer}
@@ -87,6 +87,53 @@ def embed_command(args) -> None:
     with writing(args.out) as temporary:  # a killed or failed run never leaves a half-written output
         count, shape = write_embeddings(model, tokenizer, read_fasta(args.fasta), args.fasta, temporary, **options)
     print(f"{count} sequences -> {args.out} (embeddings {shape})")
+
+
+def ism_command(args) -> None:
+    from .interpret import saturation_mutagenesis
+    from .interpret.files import TABLE_FORMATS, read_regions, safe_name, write_rows
+    from .interpret.plots import plot_importance_logo, plot_ism_heatmap, plot_track
+
+    suffix = os.path.splitext(args.out)[1]
+    if suffix not in TABLE_FORMATS:
+        raise SystemExit(f"--out {args.out}: the table is written as {' or '.join(TABLE_FORMATS)}")
+    refuse_existing_output(args)
+    model, tokenizer = load_model(args.model), load_tokenizer(args.model)
+    genes = read_intervals(args.gff, feature=args.feature) if args.gff else {}
+    target = int(args.target) if args.target and args.target.isdigit() else args.target
+    results = []
+    for name, offset, sequence in read_regions(args.fasta, args.region):
+        options = dict(target=target, strand=args.strand, deletions=args.deletions, method=args.method)
+        try:
+            result = saturation_mutagenesis(
+                model, tokenizer, sequence, **options, batch_size=args.batch_size, name=name, offset=offset
+            )
+        except InvalidSequenceError as error:
+            raise ValueError(
+                f"{args.fasta}: {name}: character {error.character!r} at position {offset + error.position} "
+                f"(0-based) is not a base the model reads"
+            ) from None
+        results.append(result)
+    with writing(args.out) as temporary:
+        write_rows([row for result in results for row in result.table()], temporary, suffix)
+    stem = args.out[: -len(suffix)]
+    plots = []
+    for result in results:
+        prefix = f"{stem}.{safe_name(result.name)}"
+        record = result.name.rsplit(":", 1)[0] if args.region else result.name
+        end = result.offset + len(result.sequence)
+        intervals = [(a, b, s) for a, b, s in genes.get(record, []) if a < end and b > result.offset]
+        for kind, draw in (
+            ("heatmap", lambda path: plot_ism_heatmap(result, path)),
+            ("logo", lambda path: plot_importance_logo(result, path)),
+            ("track", lambda path: plot_track(result.importance(), path, result.offset, intervals, "importance")),
+        ):
+            with writing(f"{prefix}.{kind}.png") as temporary:
+                draw(temporary)
+            plots.append(f"{prefix}.{kind}.png")
+    mutants = sum(len(result.table()) for result in results)
+    print(f"{len(results)} sequences, {mutants} mutants scored ({results[0].score_name}) -> {args.out}")
+    print(f"plots: {', '.join(plots)}")
 
 
 def score_variants_command(args) -> None:
@@ -305,6 +352,37 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--strict", action="store_true", help="a REF mismatch is an error, not a reported row")
     scoring.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     scoring.set_defaults(run=score_variants_command)
+    ism = commands.add_parser(
+        "ism", help="in-silico saturation mutagenesis: every base to each other base, scored (table + plots)"
+    )
+    ism.add_argument(
+        "--model", default="demo", help="a masked or causal LM, or a fine-tuned folder (e.g. OUTPUT_DIR/final)"
+    )
+    ism.add_argument("--fasta", required=True, help="FASTA file; each record is mutated unless --region is given")
+    ism.add_argument(
+        "--region", nargs="+", help="RECORD:START-END (1-based, inclusive) of an indexed FASTA, one or more"
+    )
+    ism.add_argument(
+        "--out",
+        required=True,
+        help="table .tsv or .parquet (name, position, ref, alt, score); beside it OUT.NAME.heatmap/logo/track.png",
+    )
+    ism.add_argument("--target", help="fine-tuned models: the label (name or index) scored (default: the predicted)")
+    ism.add_argument(
+        "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
+    )
+    ism.add_argument("--deletions", action="store_true", help="also score deleting each base (alt '-')")
+    ism.add_argument(
+        "--method",
+        choices=["auto", "marginal", "exact"],
+        default="auto",
+        help="masked LMs: marginal (one masked forward per token, exact); exact: one forward per mutant",
+    )
+    ism.add_argument("--gff", help="GFF/BED of genes drawn under the track plot")
+    ism.add_argument("--feature", default="CDS", help="GFF feature type drawn (e.g. CDS, gene)")
+    ism.add_argument("--batch-size", type=positive(int), default=32, help="sequences per forward pass")
+    ism.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    ism.set_defaults(run=ism_command)
     training = commands.add_parser(
         "pretrain", help="pretrain a preset on FASTA windows (MLM, or causal LM for mistral_dna)"
     )

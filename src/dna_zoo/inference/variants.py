@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pysam
-import torch
 from tqdm.auto import tqdm
 
 from ..data.fasta import indexed_fasta, numbered_lines
 from ..outputs import writing
 from .embeddings import check_vocabulary, embed, reverse_complement
+from .likelihood import causal_log_likelihoods, masked_span_log_likelihoods
 
 VCF_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT")
 
@@ -51,41 +51,19 @@ def read_variants(path: str | os.PathLike) -> Iterator[Variant]:
                 yield Variant(record.chrom, record.pos, record.id or ".", record.ref, alt, where)
 
 
-def _masked_llr(model, tokenizer, window: str, start: int, end: int, allele_window: str):
-    """Sum and mean log p of the tokens overlapping [start, end) in `allele_window`, those tokens masked."""
-    encoded = tokenizer(allele_window, return_offsets_mapping=True, return_tensors="pt")
-    offsets = encoded.pop("offset_mapping")[0]
-    overlapping = (offsets[:, 0] < end) & (offsets[:, 1] > start) & (offsets[:, 1] > offsets[:, 0])
-    targets = encoded["input_ids"][0][overlapping]
-    masked = encoded["input_ids"].clone()
-    masked[0, overlapping] = tokenizer.mask_token_id
-    inputs = {key: value for key, value in encoded.items() if key in ("attention_mask", "token_type_ids")}
-    with torch.no_grad():
-        log_probs = model(input_ids=masked, **inputs).logits[0, overlapping].float().log_softmax(-1)
-    token_log_probs = log_probs.gather(-1, targets[:, None]).squeeze(-1)
-    return token_log_probs.sum().item(), token_log_probs.mean().item()
-
-
-def _causal_loglik(model, tokenizer, window: str):
-    """Total and per-token log-likelihood of a window under a causal LM."""
-    encoded = tokenizer(window, return_tensors="pt")
-    inputs = {key: value for key, value in encoded.items() if key in ("input_ids", "attention_mask")}
-    with torch.no_grad():
-        logits = model(**inputs, use_cache=False).logits[0, :-1].float()
-    token_log_probs = logits.log_softmax(-1).gather(-1, encoded["input_ids"][0, 1:, None]).squeeze(-1)
-    return token_log_probs.sum().item(), token_log_probs.mean().item()
-
-
 def _scores(model, tokenizer, ref_window: str, alt_window: str, offset: int, ref: str, alt: str) -> dict:
     name = type(model).__name__
     scores = {}
-    if name.endswith("ForMaskedLM"):
-        ref_sum, ref_mean = _masked_llr(model, tokenizer, ref_window, offset, offset + len(ref), ref_window)
-        alt_sum, alt_mean = _masked_llr(model, tokenizer, alt_window, offset, offset + len(alt), alt_window)
+    if name.endswith("ForMaskedLM"):  # every token overlapping the allele masked, in each window
+        spans = [(offset, offset + len(ref)), (offset, offset + len(alt))]
+        (ref_sum, ref_mean), (alt_sum, alt_mean) = masked_span_log_likelihoods(
+            model, tokenizer, [ref_window, alt_window], spans, batch_size=1
+        )
         scores.update(llr=alt_sum - ref_sum, llr_per_token=alt_mean - ref_mean)
     elif name.endswith("ForCausalLM"):
-        ref_sum, ref_mean = _causal_loglik(model, tokenizer, ref_window)
-        alt_sum, alt_mean = _causal_loglik(model, tokenizer, alt_window)
+        (ref_sum, ref_mean), (alt_sum, alt_mean) = causal_log_likelihoods(
+            model, tokenizer, [ref_window, alt_window], batch_size=1
+        )
         scores.update(delta_loglik=alt_sum - ref_sum, delta_loglik_per_token=alt_mean - ref_mean)
     vectors = embed(model, tokenizer, [ref_window, alt_window], progress=False)
     cosine = 1 - float(np.dot(vectors[0], vectors[1]) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1])))

@@ -1,0 +1,188 @@
+"""Explaining predictions: in-silico mutagenesis (the masked-marginal fast path equals one forward per mutant,
+scores agree with score_variants, both strands, fine-tuned heads) and its table."""
+
+import numpy as np
+import pytest
+import torch
+
+import dna_zoo
+from dna_zoo.inference import reverse_complement, score_variants
+from dna_zoo.inference.variants import Variant
+from dna_zoo.interpret import saturation_mutagenesis
+
+MASKED_LMS = {
+    "nucleotide_transformer": (dna_zoo.NucleotideTransformerForMaskedLM, dna_zoo.NucleotideTransformerTokenizer),
+    "trinity_dna": (dna_zoo.TrinityDNAForMaskedLM, dna_zoo.TrinityDNATokenizer),
+    "gena_lm": (dna_zoo.GenaLMForMaskedLM, dna_zoo.GenaLMTokenizer),
+}
+SEQUENCE = "".join(np.random.default_rng(0).choice(list("ACGT"), 90))
+
+
+def tiny(family: str, model_class, **overrides):
+    torch.manual_seed(0)
+    return model_class(dna_zoo.config_from_preset(family, "tiny", **overrides)).eval()
+
+
+@pytest.mark.parametrize("family", MASKED_LMS)
+def test_masked_marginals_equal_one_forward_per_mutant(family):
+    """The fast path reads each substitution from one masked forward per token; BPE mutants that re-tokenize are
+    scored by their own forward: the result equals scoring every mutant on its own."""
+    model_class, tokenizer_class = MASKED_LMS[family]
+    model, tokenizer = tiny(family, model_class), tokenizer_class()
+    fast = saturation_mutagenesis(model, tokenizer, SEQUENCE, progress=False)
+    exact = saturation_mutagenesis(model, tokenizer, SEQUENCE, method="exact", progress=False)
+    assert fast.scores.shape == (90, 4) and fast.score_name == "llr"
+    np.testing.assert_allclose(fast.scores, exact.scores, atol=1e-4)
+    reference = np.array([[base == ref for base in "ACGT"] for ref in SEQUENCE])
+    assert (fast.scores[reference] == 0).all() and (fast.scores[~reference] != 0).all()
+
+
+def test_ism_scores_are_score_variants_llr(tmp_path):
+    """A substitution and a deletion scored by ISM equal the llr of the same VCF records under score_variants."""
+    model, tokenizer = (
+        tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForMaskedLM),
+        dna_zoo.NucleotideTransformerTokenizer(),
+    )
+    fasta = tmp_path / "chr.fa"
+    fasta.write_text(f">chr\n{SEQUENCE}\n")
+    ism = saturation_mutagenesis(model, tokenizer, SEQUENCE, deletions=True, progress=False)
+    alt = "A" if SEQUENCE[40] != "A" else "C"
+    variants = [
+        Variant("chr", 41, "snv", SEQUENCE[40], alt),
+        Variant("chr", 30, "del", SEQUENCE[29:31], SEQUENCE[29]),  # deletes base 30 (0-based)
+    ]
+    rows = score_variants(model, tokenizer, fasta, variants, window=200, progress=False)
+    assert rows[0]["llr"] == pytest.approx(ism.scores[40, "ACGT".index(alt)], abs=1e-4)
+    assert rows[1]["llr"] == pytest.approx(ism.deletions[30], abs=1e-4)
+
+
+def test_both_strands_give_the_same_map_for_a_sequence_and_its_reverse_complement():
+    model, tokenizer = tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer()
+    forward = saturation_mutagenesis(model, tokenizer, SEQUENCE, strand="both", deletions=True, progress=False)
+    reverse = saturation_mutagenesis(
+        model, tokenizer, reverse_complement(SEQUENCE), strand="both", deletions=True, progress=False
+    )
+    complement = ["ACGT".index(base) for base in "TGCA"]
+    np.testing.assert_allclose(forward.scores, reverse.scores[::-1][:, complement], atol=1e-5)
+    np.testing.assert_allclose(forward.deletions, reverse.deletions[::-1], atol=1e-5)
+
+
+def test_a_fine_tuned_head_is_scored_on_its_target_output():
+    model = tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForSequenceClassification, num_labels=3)
+    tokenizer = dna_zoo.NucleotideTransformerTokenizer()
+    ism = saturation_mutagenesis(model, tokenizer, SEQUENCE[:30], target=2, progress=False)
+    assert ism.score_name == "delta_probability[LABEL_2]"
+    mutant = SEQUENCE[:7] + ("A" if SEQUENCE[7] != "A" else "G") + SEQUENCE[8:30]
+    probabilities = dna_zoo.inference.predict(model, tokenizer, [SEQUENCE[:30], mutant], progress=False)
+    column = "ACGT".index(mutant[7])
+    assert ism.scores[7, column] == pytest.approx(probabilities[1, 2] - probabilities[0, 2], abs=1e-6)
+    with pytest.raises(ValueError, match="target 5: the model has 3 outputs"):
+        saturation_mutagenesis(model, tokenizer, SEQUENCE[:30], target=5, progress=False)
+    with pytest.raises(ValueError, match="method='marginal' needs a masked LM"):
+        saturation_mutagenesis(model, tokenizer, SEQUENCE[:30], method="marginal", progress=False)
+
+
+def test_the_table_has_a_row_per_mutant_and_importance_is_the_mean_drop():
+    model, tokenizer = tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer()
+    ism = saturation_mutagenesis(
+        model, tokenizer, SEQUENCE[:20], deletions=True, progress=False, name="chr", offset=100
+    )
+    rows = ism.table()
+    assert len(rows) == 20 * 4 and rows[0]["name"] == "chr" and rows[0]["position"] == 100
+    assert {row["alt"] for row in rows if row["position"] == 100} == set("ACGT-") - {SEQUENCE[0]}
+    first = [row["score"] for row in rows if row["position"] == 100 and row["alt"] != "-"]
+    assert ism.importance()[0] == pytest.approx(-np.mean(first))
+
+
+def test_bad_input_is_named():
+    model, tokenizer = tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer()
+    with pytest.raises(ValueError, match="invalid character 'X' at position 3"):
+        saturation_mutagenesis(model, tokenizer, "ACGXT", progress=False)
+    with pytest.raises(ValueError, match="needs a masked or causal LM or a fine-tuned head"):
+        saturation_mutagenesis(dna_zoo.TrinityDNAModel(model.config), tokenizer, "ACGT", progress=False)
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        saturation_mutagenesis(model, tokenizer, "A" * (model.config.max_tokens + 1), progress=False)
+
+
+MOTIF = "GTCACGTGACTAGCATTGCGATCC"  # planted in real phage windows: a classifier must find it, and so must ISM
+
+
+@pytest.fixture(scope="module")
+def motif_classifier(tmp_path_factory):
+    """The demo model fine-tuned (6 epochs, a few seconds) to tell lambda phage windows with MOTIF planted at a
+    random position from windows without it. Returns (model, tokenizer, held-out windows with their motif start)."""
+    from pathlib import Path
+
+    from datasets import Dataset
+
+    from dna_zoo.data import read_fasta
+    from dna_zoo.training import FinetuneConfig, finetune
+
+    ((_, genome),) = list(read_fasta(Path(__file__).parent / "data" / "lambda_phage.fa.gz"))
+    rng = np.random.default_rng(0)
+    rows = []
+    for begin in range(0, len(genome) - 150, 150):
+        window, label = genome[begin : begin + 150], int(rng.random() < 0.5)
+        start = int(rng.integers(10, 150 - len(MOTIF) - 10))
+        planted = window[:start] + MOTIF + window[start + len(MOTIF) :]
+        rows.append({"sequence": planted if label else window, "label": label, "start": start if label else -1})
+    train = Dataset.from_list([{"sequence": r["sequence"], "label": r["label"]} for r in rows[:260]])
+    config = FinetuneConfig(
+        model="demo", train=train, output_dir=str(tmp_path_factory.mktemp("motif")), epochs=6, learning_rate=1e-3
+    )
+    model = finetune(config)["trainer"].model.eval()
+    return model, dna_zoo.load_tokenizer("demo"), rows[260:]
+
+
+def test_ism_puts_the_top_scores_on_a_planted_motif(motif_classifier):
+    model, tokenizer, held_out = motif_classifier
+    probabilities = dna_zoo.inference.predict(model, tokenizer, [r["sequence"] for r in held_out], progress=False)
+    accuracy = ((probabilities[:, 1] > 0.5) == np.array([r["label"] for r in held_out])).mean()
+    assert accuracy > 0.75  # the classifier learnt the motif
+    hits = []
+    for row in [r for r in held_out if r["label"]][:4]:
+        ism = saturation_mutagenesis(model, tokenizer, row["sequence"], target=1, progress=False)
+        top = np.argsort(-ism.importance())[: len(MOTIF)]  # the bases whose mutation lowers P(motif) most
+        hits.append(np.mean((top >= row["start"]) & (top < row["start"] + len(MOTIF))))
+    assert np.mean(hits) > 0.45, hits  # chance: 24 / 150 = 0.16
+
+
+def test_ism_command_writes_the_table_and_plots(tmp_path):
+    import csv
+
+    from dna_zoo.cli import main
+
+    model, tokenizer = tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer()
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    fasta = tmp_path / "chr.fa"
+    fasta.write_text(f">chr one\n{SEQUENCE}\n>other\nACGTAC\n")
+    genes = tmp_path / "genes.gff"
+    genes.write_text("chr\tprodigal\tCDS\t21\t60\t.\t+\t0\t.\n")
+    out = tmp_path / "ism.tsv"
+    command = ["ism", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", str(out)]
+    main([*command, "--region", "chr:11-40", "--gff", str(genes), "--deletions"])
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(rows) == 30 * 4 and rows[0] == {**rows[0], "name": "chr:11-40", "position": "10"}
+    for kind in ("heatmap", "logo", "track"):
+        assert (tmp_path / f"ism.chr_11-40.{kind}.png").stat().st_size > 5_000
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        main([*command, "--region", "chr:11-40"])
+    (tmp_path / "bad.fa").write_text(f">chr\n{SEQUENCE[:50]}X{SEQUENCE[51:]}\n")
+    bad = [
+        "ism",
+        "--model",
+        str(tmp_path / "model"),
+        "--fasta",
+        str(tmp_path / "bad.fa"),
+        "--out",
+        str(tmp_path / "b.tsv"),
+    ]
+    with pytest.raises(SystemExit, match=r"chr:41-60: character 'X' at position 50 \(0-based\)"):
+        main([*bad, "--region", "chr:41-60"])
+    with pytest.raises(SystemExit, match="write it as RECORD:START-END"):
+        main([*bad, "--region", "chr:60-"])
+    with pytest.raises(SystemExit, match="past the end of chr"):
+        main([*bad, "--region", "chr:60-900"])
+    assert not (tmp_path / "b.tsv").exists()
