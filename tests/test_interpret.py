@@ -186,3 +186,78 @@ def test_ism_command_writes_the_table_and_plots(tmp_path):
     with pytest.raises(SystemExit, match="past the end of chr"):
         main([*bad, "--region", "chr:60-900"])
     assert not (tmp_path / "b.tsv").exists()
+
+
+ATTRIBUTED = {
+    "nucleotide_transformer": dna_zoo.NucleotideTransformerForSequenceClassification,
+    "gena_lm": dna_zoo.GenaLMForSequenceClassification,
+    "mistral_dna": dna_zoo.MistralDNAForSequenceClassification,
+}
+
+
+@pytest.mark.parametrize("family", ATTRIBUTED)
+def test_integrated_gradients_per_base_sum_to_the_change_in_output(family):
+    """Completeness: the per-base attributions (each token's shared by its bases) sum to f(x) - f(baseline)."""
+    from dna_zoo.interpret import attribute
+
+    tokenizer_class = {**{k: v[1] for k, v in MASKED_LMS.items()}, "mistral_dna": dna_zoo.MistralDNATokenizer}[family]
+    dense = {"num_local_experts": 0, "num_experts_per_tok": 0} if family == "mistral_dna" else {}
+    model = tiny(family, ATTRIBUTED[family], num_labels=2, **dense)  # top-k routing is not differentiable
+    result = attribute(model, tokenizer_class(), SEQUENCE, target=1, steps=32, shuffles=2)
+    assert result.values.shape == (90,) and result.score_name == "log_odds[LABEL_1]"
+    change = result.output - result.baseline_output
+    assert abs(result.values.sum() - change) <= 0.01 * abs(change)
+    gradient = attribute(model, tokenizer_class(), SEQUENCE, method="gradient_x_input", target=1)
+    assert gradient.values.shape == (90,) and np.isfinite(gradient.values).all()
+
+
+def test_attributions_of_a_token_model_and_the_limits():
+    from dna_zoo.interpret import attribute
+
+    tokenizer = dna_zoo.NucleotideTransformerTokenizer()
+    model = tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForTokenClassification, num_labels=2)
+    result = attribute(model, tokenizer, SEQUENCE, target=0, steps=32, shuffles=2)
+    change = result.output - result.baseline_output
+    assert abs(result.values.sum() - change) <= 0.01 * abs(change)
+    assert len(result.table()) == 90 and result.table()[0]["base"] == SEQUENCE[0]
+    trinity = tiny("trinity_dna", dna_zoo.TrinityDNAForSequenceClassification, num_labels=2)
+    with pytest.raises(ValueError, match="embeds more than the input tokens"):
+        attribute(trinity, dna_zoo.TrinityDNATokenizer(), SEQUENCE)
+    with pytest.raises(ValueError, match="explain a fine-tuned head's output"):
+        attribute(tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer(), SEQUENCE)
+
+
+def test_integrated_gradients_put_the_top_scores_on_a_planted_motif(motif_classifier):
+    from dna_zoo.interpret import attribute
+
+    model, tokenizer, held_out = motif_classifier
+    hits = []
+    for row in [r for r in held_out if r["label"]][:4]:
+        result = attribute(model, tokenizer, row["sequence"], target=1, steps=32)
+        top = np.argsort(-result.values)[: len(MOTIF)]
+        hits.append(np.mean((top >= row["start"]) & (top < row["start"] + len(MOTIF))))
+    assert np.mean(hits) > 0.45, hits  # chance: 0.16
+
+
+def test_attribute_command_writes_the_table_and_plots(tmp_path):
+    import csv
+
+    from dna_zoo.cli import main
+
+    model = tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForSequenceClassification, num_labels=2)
+    model.save_pretrained(tmp_path / "model")
+    dna_zoo.NucleotideTransformerTokenizer().save_pretrained(tmp_path / "model")
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text(f">read one\n{SEQUENCE}\n")
+    out = tmp_path / "attributions.tsv"
+    main(["attribute", "--model", str(tmp_path / "model"), "--fasta", str(fasta), "--out", str(out), "--shuffles", "2"])
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert [row["base"] for row in rows] == list(SEQUENCE) and rows[0]["name"] == "read"
+    for kind in ("logo", "track"):
+        assert (tmp_path / f"attributions.read.{kind}.png").stat().st_size > 5_000
+    with pytest.raises(SystemExit, match="explain a fine-tuned head's output"):
+        lm = tmp_path / "lm"
+        tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForMaskedLM).save_pretrained(lm)
+        dna_zoo.NucleotideTransformerTokenizer().save_pretrained(lm)
+        main(["attribute", "--model", str(lm), "--fasta", str(fasta), "--out", str(tmp_path / "a.tsv")])

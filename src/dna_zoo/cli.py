@@ -89,50 +89,98 @@ def embed_command(args) -> None:
     print(f"{count} sequences -> {args.out} (embeddings {shape})")
 
 
-def ism_command(args) -> None:
-    from .interpret import saturation_mutagenesis
-    from .interpret.files import TABLE_FORMATS, read_regions, safe_name, write_rows
-    from .interpret.plots import plot_importance_logo, plot_ism_heatmap, plot_track
+def explain_regions(args, explain) -> list:
+    """Run `explain(name, offset, sequence)` on each region (or record) of --fasta; a bad character names the
+    record or region and its position in the record."""
+    from .interpret.files import TABLE_FORMATS, read_regions
 
-    suffix = os.path.splitext(args.out)[1]
-    if suffix not in TABLE_FORMATS:
+    if os.path.splitext(args.out)[1] not in TABLE_FORMATS:
         raise SystemExit(f"--out {args.out}: the table is written as {' or '.join(TABLE_FORMATS)}")
     refuse_existing_output(args)
-    model, tokenizer = load_model(args.model), load_tokenizer(args.model)
-    genes = read_intervals(args.gff, feature=args.feature) if args.gff else {}
-    target = int(args.target) if args.target and args.target.isdigit() else args.target
     results = []
     for name, offset, sequence in read_regions(args.fasta, args.region):
-        options = dict(target=target, strand=args.strand, deletions=args.deletions, method=args.method)
         try:
-            result = saturation_mutagenesis(
-                model, tokenizer, sequence, **options, batch_size=args.batch_size, name=name, offset=offset
-            )
+            results.append(explain(name, offset, sequence))
         except InvalidSequenceError as error:
             raise ValueError(
                 f"{args.fasta}: {name}: character {error.character!r} at position {offset + error.position} "
                 f"(0-based) is not a base the model reads"
             ) from None
-        results.append(result)
+    return results
+
+
+def write_explanations(args, results, figures) -> list[str]:
+    """The table of every result at --out, then `figures(result, genes)` -> [(kind, draw(path))] as
+    OUT.NAME.KIND.png for each result (genes: the --gff intervals over it). Returns the plots' paths."""
+    from .interpret.files import safe_name, write_rows
+
+    suffix = os.path.splitext(args.out)[1]
     with writing(args.out) as temporary:
         write_rows([row for result in results for row in result.table()], temporary, suffix)
-    stem = args.out[: -len(suffix)]
+    genes = read_intervals(args.gff, feature=args.feature) if args.gff else {}
     plots = []
     for result in results:
-        prefix = f"{stem}.{safe_name(result.name)}"
         record = result.name.rsplit(":", 1)[0] if args.region else result.name
         end = result.offset + len(result.sequence)
-        intervals = [(a, b, s) for a, b, s in genes.get(record, []) if a < end and b > result.offset]
-        for kind, draw in (
+        overlapping = [(a, b, strand) for a, b, strand in genes.get(record, []) if a < end and b > result.offset]
+        for kind, draw in figures(result, overlapping):
+            path = f"{args.out[: -len(suffix)]}.{safe_name(result.name)}.{kind}.png"
+            with writing(path) as temporary:
+                draw(temporary)
+            plots.append(path)
+    return plots
+
+
+def parse_target(text: str | None):
+    return int(text) if text and text.isdigit() else text
+
+
+def ism_command(args) -> None:
+    from .interpret import saturation_mutagenesis
+    from .interpret.plots import plot_importance_logo, plot_ism_heatmap, plot_track
+
+    model, tokenizer = load_model(args.model), load_tokenizer(args.model)
+    options = dict(target=parse_target(args.target), strand=args.strand, deletions=args.deletions)
+    options.update(method=args.method, batch_size=args.batch_size)
+    results = explain_regions(
+        args,
+        lambda name, offset, sequence: saturation_mutagenesis(
+            model, tokenizer, sequence, **options, name=name, offset=offset
+        ),
+    )
+
+    def figures(result, genes):
+        return [
             ("heatmap", lambda path: plot_ism_heatmap(result, path)),
             ("logo", lambda path: plot_importance_logo(result, path)),
-            ("track", lambda path: plot_track(result.importance(), path, result.offset, intervals, "importance")),
-        ):
-            with writing(f"{prefix}.{kind}.png") as temporary:
-                draw(temporary)
-            plots.append(f"{prefix}.{kind}.png")
+            ("track", lambda path: plot_track(result.importance(), path, result.offset, genes, "ISM importance")),
+        ]
+
+    plots = write_explanations(args, results, figures)
     mutants = sum(len(result.table()) for result in results)
     print(f"{len(results)} sequences, {mutants} mutants scored ({results[0].score_name}) -> {args.out}")
+    print(f"plots: {', '.join(plots)}")
+
+
+def attribute_command(args) -> None:
+    from .interpret import attribute
+    from .interpret.plots import plot_importance_logo, plot_track
+
+    model, tokenizer = load_model(args.model), load_tokenizer(args.model)
+    options = dict(method=args.method, target=parse_target(args.target), steps=args.steps, shuffles=args.shuffles)
+    results = explain_regions(
+        args, lambda name, offset, sequence: attribute(model, tokenizer, sequence, **options, name=name, offset=offset)
+    )
+
+    def figures(result, genes):
+        label = f"attribution ({result.method})"
+        return [
+            ("logo", lambda path: plot_importance_logo(result, path, result.values, label)),
+            ("track", lambda path: plot_track(result.values, path, result.offset, genes, label)),
+        ]
+
+    plots = write_explanations(args, results, figures)
+    print(f"{len(results)} sequences attributed ({results[0].score_name}, {args.method}) -> {args.out}")
     print(f"plots: {', '.join(plots)}")
 
 
@@ -286,6 +334,21 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{action.help} (default: {action.default})" if shown and action.option_strings else action.help
 
 
+def add_explanation_arguments(parser, columns: str, plots: str) -> None:
+    """The input and output flags `ism` and `attribute` share."""
+    parser.add_argument("--fasta", required=True, help="FASTA file; each record is explained unless --region is given")
+    parser.add_argument(
+        "--region", nargs="+", help="RECORD:START-END (1-based, inclusive) of an indexed FASTA, one or more"
+    )
+    parser.add_argument(
+        "--out", required=True, help=f"table .tsv or .parquet ({columns}); beside it OUT.NAME.{plots}.png"
+    )
+    parser.add_argument("--target", help="fine-tuned models: the label (name or index) explained (default: predicted)")
+    parser.add_argument("--gff", help="GFF/BED of genes drawn under the track plot")
+    parser.add_argument("--feature", default="CDS", help="GFF feature type drawn (e.g. CDS, gene)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dna-zoo", description="DNA language models for transformers.", formatter_class=HelpFormatter
@@ -358,16 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     ism.add_argument(
         "--model", default="demo", help="a masked or causal LM, or a fine-tuned folder (e.g. OUTPUT_DIR/final)"
     )
-    ism.add_argument("--fasta", required=True, help="FASTA file; each record is mutated unless --region is given")
-    ism.add_argument(
-        "--region", nargs="+", help="RECORD:START-END (1-based, inclusive) of an indexed FASTA, one or more"
-    )
-    ism.add_argument(
-        "--out",
-        required=True,
-        help="table .tsv or .parquet (name, position, ref, alt, score); beside it OUT.NAME.heatmap/logo/track.png",
-    )
-    ism.add_argument("--target", help="fine-tuned models: the label (name or index) scored (default: the predicted)")
+    add_explanation_arguments(ism, "name, position, ref, alt, score", "heatmap/logo/track")
     ism.add_argument(
         "--strand", choices=["forward", "both"], default="forward", help="both: average with the reverse complement"
     )
@@ -378,11 +432,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="masked LMs: marginal (one masked forward per token, exact); exact: one forward per mutant",
     )
-    ism.add_argument("--gff", help="GFF/BED of genes drawn under the track plot")
-    ism.add_argument("--feature", default="CDS", help="GFF feature type drawn (e.g. CDS, gene)")
     ism.add_argument("--batch-size", type=positive(int), default=32, help="sequences per forward pass")
-    ism.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     ism.set_defaults(run=ism_command)
+    attributing = commands.add_parser(
+        "attribute", help="per-base attributions of a fine-tuned model's output (Captum; table + plots)"
+    )
+    attributing.add_argument("--model", required=True, help="a fine-tuned folder (e.g. OUTPUT_DIR/final)")
+    add_explanation_arguments(attributing, "name, position, base, attribution", "logo/track")
+    attributing.add_argument(
+        "--method",
+        choices=["integrated_gradients", "gradient_x_input"],
+        default="integrated_gradients",
+        help="on the input embeddings",
+    )
+    attributing.add_argument("--steps", type=positive(int), default=32, help="integrated gradients: points per path")
+    attributing.add_argument(
+        "--shuffles", type=positive(int), default=8, help="integrated gradients: shuffled baselines averaged"
+    )
+    attributing.set_defaults(run=attribute_command)
     training = commands.add_parser(
         "pretrain", help="pretrain a preset on FASTA windows (MLM, or causal LM for mistral_dna)"
     )

@@ -1,5 +1,6 @@
-"""Explaining predictions: in-silico mutagenesis, attributions, attention maps, and their plots."""
+"""Explaining predictions: in-silico mutagenesis, attributions, and their plots."""
 
+from .attributions import Attribution, attribute
 from .mutagenesis import Mutagenesis, saturation_mutagenesis
 
-__all__ = ["Mutagenesis", "saturation_mutagenesis"]
+__all__ = ["Attribution", "Mutagenesis", "attribute", "saturation_mutagenesis"]

@@ -160,12 +160,23 @@ class _Scorer:
         log_probs = {}
         device = next(model.parameters()).device
         inputs = {key: value.to(device) for key, value in encoded.items() if key != "input_ids"}
+        decoder = model.get_output_embeddings()  # the vocabulary projection: run at the masked token only
         for first in range(0, len(tokens), self.batch_size):
             group = tokens[first : first + self.batch_size]
+            rows = torch.arange(len(group))
             masked = ids.repeat(len(group), 1)
-            masked[torch.arange(len(group)), group] = tokenizer.mask_token_id
+            masked[rows, group] = tokenizer.mask_token_id
             expanded = {key: value.expand(len(group), -1) for key, value in inputs.items()}
-            logits = model(input_ids=masked.to(device), **expanded).logits[torch.arange(len(group)), group]
+
+            def masked_only(module, args):  # (B, T, H) -> (B, 1, H): row b's masked token
+                return (args[0][rows, group].unsqueeze(1), *args[1:])
+
+            handle = decoder.register_forward_pre_hook(masked_only) if decoder is not None else None
+            try:
+                logits = model(input_ids=masked.to(device), **expanded).logits
+            finally:
+                handle is not None and handle.remove()
+            logits = logits[:, 0] if handle is not None else logits[rows, group]  # (B, V)
             for token, row in zip(group, logits.float().log_softmax(-1).cpu()):
                 log_probs[token] = row
             self.bar.update(len(group))
