@@ -10,8 +10,9 @@ straddle a boundary are left out); coding windows are subsampled to the number o
 --genomes holds <name>.fa.gz and <name>.prodigal.gff.gz for each name. Train on some genomes and test on another,
 never seen in pretraining or fine-tuning; a genome named in both --train and --test is split by position instead
 (windows before --split of each record train, those after it test; none crosses the cut), so the default run on
-the lambda phage alone does not test on its training windows. 10% of the training windows (a seeded split) drive
-early stopping. Writes results.json, results.md and results.png to --out.
+the lambda phage alone does not test on its training windows (`dna_zoo.data.split_windows`). The training windows
+in the last 10% of each record (again no window across the cut: overlapping windows of a random split would share
+bases) drive early stopping. Writes results.json, results.md and results.png to --out.
 """
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 from datasets import concatenate_datasets
 from sklearn.metrics import matthews_corrcoef
 
-from dna_zoo.data import balanced, interval_windows, read_fasta, read_intervals
+from dna_zoo.data import balanced, interval_windows, read_intervals, split_windows
 from dna_zoo.plots import plot_bars
 from dna_zoo.training import FinetuneConfig, finetune
 from dna_zoo.training.baselines import KmerLogisticRegression
@@ -35,14 +36,8 @@ def balanced_windows(genome: str, window: int, stride: int, limit: int | None, s
     windows before or after `split` of each record's length."""
     intervals = read_intervals(f"{genome}.prodigal.gff.gz", feature="CDS")
     windows = interval_windows(f"{genome}.fa.gz", intervals, window, stride)
-    if part is not None:
-        lengths = {name: len(sequence) for name, sequence in read_fasta(f"{genome}.fa.gz")}
-
-        def on_this_side(row):
-            cut = int(lengths[row["record"]] * split)
-            return row["start"] + window <= cut if part == "train" else row["start"] >= cut
-
-        windows = windows.filter(on_this_side)
+    if part is not None:  # no window crosses the cut, so train and test share no base
+        windows = split_windows(windows, test=1 - split, by="position")[part]
     return balanced(windows, per_class=limit, seed=seed)
 
 
@@ -81,7 +76,7 @@ def main(argv=None) -> dict:
         return concatenate_datasets(parts)
 
     train, test = windows(args.train, "train"), windows(args.test, "test")
-    split = train.train_test_split(test_size=0.1, seed=args.seed)
+    split = split_windows(train, test=0.1, by="position")  # the last 10% of each record: no base shared
     print(f"windows: {len(split['train'])} train, {len(split['test'])} validation, {len(test)} test (balanced)")
 
     baseline = KmerLogisticRegression(k=6, seed=args.seed).fit(split["train"]["sequence"], split["train"]["label"])

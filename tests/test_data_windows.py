@@ -93,3 +93,32 @@ def test_interval_windows_label_every_window_as_the_definition_says(window, stri
     windows = interval_windows(str(fasta), intervals, window, stride)
     assert list(zip(windows["start"], windows["label"])) == expected
     assert all(s == sequence[start : start + window] for s, start in zip(windows["sequence"], windows["start"]))
+
+
+def test_splits_of_overlapping_windows_share_no_base(tmp_path):
+    """A random split of windows cut with a stride shorter than the window shares bases between train and test;
+    split_windows by record or by position shares none."""
+    from dna_zoo.data import interval_windows, read_fasta, read_intervals, shared_bases, split_windows
+
+    lambda_phage = Path(__file__).parent / "data" / "lambda_phage.fa.gz"
+    ((name, genome),) = list(read_fasta(lambda_phage))
+    two = tmp_path / "two.fa"
+    two.write_text(f">first\n{genome[:24000]}\n>second\n{genome[24000:]}\n")
+    windows = interval_windows(str(two), {}, 300, stride=100)
+    leaky = windows.train_test_split(test_size=0.2, seed=0)
+    assert shared_bases(leaky["train"], leaky["test"]) > 0
+    by_record = split_windows(windows, test=["second"])
+    assert set(by_record["test"]["record"]) == {"second"} and shared_bases(by_record["train"], by_record["test"]) == 0
+    drawn = split_windows(windows, test=0.3, seed=1)
+    assert len(set(drawn["train"]["record"])) == 1 and shared_bases(drawn["train"], drawn["test"]) == 0
+    single = interval_windows(
+        str(lambda_phage), read_intervals(str(lambda_phage).replace(".fa.gz", ".prodigal.gff.gz")), 300, 100
+    )
+    by_position = split_windows(single, test=0.2, by="position")
+    assert shared_bases(by_position["train"], by_position["test"]) == 0
+    assert 0.1 < len(by_position["test"]) / len(single) < 0.3
+    assert min(by_position["test"]["start"]) >= max(s + 300 for s in by_position["train"]["start"])
+    with pytest.raises(ValueError, match="cannot be split by record: use by='position'"):
+        split_windows(single, test=0.2)
+    with pytest.raises(ValueError, match="no windows of record"):
+        split_windows(windows, test=["chrZ"])

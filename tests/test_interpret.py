@@ -261,3 +261,23 @@ def test_attribute_command_writes_the_table_and_plots(tmp_path):
         tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerForMaskedLM).save_pretrained(lm)
         dna_zoo.NucleotideTransformerTokenizer().save_pretrained(lm)
         main(["attribute", "--model", str(lm), "--fasta", str(fasta), "--out", str(tmp_path / "a.tsv")])
+
+
+def test_attention_maps_per_base_share_each_key_token_among_its_bases():
+    from dna_zoo.interpret import attention_maps
+
+    model, tokenizer = (
+        tiny("nucleotide_transformer", dna_zoo.NucleotideTransformerModel),
+        dna_zoo.NucleotideTransformerTokenizer(),
+    )
+    sequence = SEQUENCE[:20]  # <cls>, three 6-mers, then A C as single-base tokens
+    maps = attention_maps(model, tokenizer, sequence)
+    assert maps.shape == (model.config.num_hidden_layers, model.config.num_attention_heads, 20, 20)
+    model.set_attn_implementation("eager")
+    inputs = tokenizer([sequence], return_tensors="pt")
+    weights = torch.stack(model(**inputs, output_attentions=True).attentions)[:, 0].detach().numpy()
+    np.testing.assert_allclose(maps[:, :, 0, 7], weights[:, :, 1, 2] / 6, atol=1e-6)  # 6-mer 1 on 6-mer 2
+    np.testing.assert_allclose(maps[:, :, 19, 18], weights[:, :, 5, 4], atol=1e-6)  # single-base tokens
+    np.testing.assert_allclose(maps.sum(-1), weights[..., 1:, 1:].sum(-1).repeat([6, 6, 6, 1, 1], axis=-1), atol=1e-5)
+    with pytest.raises(ValueError, match="returns no attention weights"):
+        attention_maps(tiny("trinity_dna", dna_zoo.TrinityDNAModel), dna_zoo.TrinityDNATokenizer(), sequence)

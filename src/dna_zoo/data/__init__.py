@@ -2,6 +2,7 @@
 
 from .fasta import fasta_chunks, read_fasta
 from .intervals import base_labels, interval_windows, labelled_windows, read_intervals
+from .splits import shared_bases, split_windows
 from .tables import DataError, balanced, check_table, read_table
 from .windows import genome_windows, iter_windows, loss_mask, windows_dataset
 
@@ -19,5 +20,7 @@ __all__ = [
     "read_fasta",
     "read_intervals",
     "read_table",
+    "shared_bases",
+    "split_windows",
     "windows_dataset",
 ]
