@@ -184,6 +184,30 @@ def attribute_command(args) -> None:
     print(f"plots: {', '.join(plots)}")
 
 
+def evaluate_command(args) -> None:
+    from .evaluation import EvaluationConfig, evaluate
+
+    peft = {"recipe": "recipe", "none": None}.get(args.peft, args.peft)
+    config = EvaluationConfig(
+        suite=args.suite,
+        tasks=[task.strip() for task in args.tasks.split(",") if task.strip()],
+        model=args.model,
+        output_dir=args.output_dir,
+        seeds=args.seeds,
+        source=args.source,
+        peft=peft,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_train=args.max_train,
+    )
+    with exclusive(args.output_dir):
+        results = evaluate(config)
+    for task, row in results["summary"].items():
+        print(f"{task}: MCC {row['mcc_mean']:.3f} +- {row['mcc_sd']:.3f} ({row['seeds']} seeds)")
+    print(f"results in {args.output_dir}/results.json, summary.md and mcc.png")
+
+
 def score_variants_command(args) -> None:
     refuse_existing_output(args)
     model, tokenizer = load_model(args.model, task="lm"), load_tokenizer(args.model)  # masked or causal LM
@@ -450,6 +474,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--shuffles", type=positive(int), default=8, help="integrated gradients: shuffled baselines averaged"
     )
     attributing.set_defaults(run=attribute_command)
+    evaluating = commands.add_parser(
+        "evaluate", help="fine-tune and test on benchmark tasks (GUE, NT tasks, genomic-benchmarks), several seeds"
+    )
+    evaluating.add_argument("--suite", required=True, choices=["gue", "nt", "nt_original", "genomic_benchmarks"])
+    evaluating.add_argument("--tasks", required=True, help="comma-separated task names, e.g. tf0,prom_300_all")
+    evaluating.add_argument("--model", default="demo", help="a dna_zoo folder, a published checkpoint, or 'demo'")
+    evaluating.add_argument("--output-dir", required=True, help="results.json, summary.md, mcc.png and every run")
+    evaluating.add_argument("--source", help="a local copy of the suite in its own layout (default: the Hub)")
+    evaluating.add_argument("--seeds", type=positive(int), default=3, help="fine-tuning runs per task")
+    evaluating.add_argument(
+        "--peft", choices=["recipe", "none", "ia3", "lora"], default="recipe", help="recipe: the suite paper's"
+    )
+    evaluating.add_argument("--learning-rate", type=positive(float), help="default: the suite's recipe")
+    evaluating.add_argument("--batch-size", type=positive(int), help="default: the suite's recipe")
+    evaluating.add_argument("--epochs", type=positive(float), help="default: the suite's recipe")
+    evaluating.add_argument("--max-train", type=positive(int), help="at most this many training sequences per task")
+    evaluating.set_defaults(run=evaluate_command)
     training = commands.add_parser(
         "pretrain", help="pretrain a preset on FASTA windows (MLM, or causal LM for mistral_dna)"
     )
