@@ -112,3 +112,40 @@ def test_evaluate_command(gue, tmp_path, capsys):
         + ["--seeds", "1", "--epochs", "1", "--learning-rate", "1e-3", "--batch-size", "16"]
     )
     assert "tf0: MCC" in capsys.readouterr().out and (out / "results.json").exists()
+
+
+def test_hub_suites_are_read_through_datasets(monkeypatch):
+    """By Hub id (no download here: datasets.load_dataset is stood in for by the published column layouts)."""
+    import datasets
+    from datasets import Dataset, DatasetDict
+
+    asked = []
+
+    def load_dataset(name):
+        asked.append(name)
+        if name.startswith("katarinagresova/"):
+            return DatasetDict(train=Dataset.from_dict({"seq": ["ACGT", "GGCC"], "label": [0, 1]}))
+        rows = {"sequence": ["ACGT", "GGCC", "TTAA"], "label": [0, 1, 1], "name": ["a", "b", "a"]}
+        return DatasetDict(train=Dataset.from_dict(rows), test=Dataset.from_dict(rows))
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    benchmarks = load_task("genomic_benchmarks", "human_enhancers_cohn")
+    assert benchmarks["train"]["sequence"] == ["ACGT", "GGCC"]
+    nt = load_task("nt", "a")
+    assert nt["train"]["sequence"] == ["ACGT", "TTAA"] and nt["test"]["label"] == [0, 1]
+    assert asked == [
+        "katarinagresova/Genomic_Benchmarks_human_enhancers_cohn",
+        "InstaDeepAI/nucleotide_transformer_downstream_tasks_revised",
+    ]
+
+
+def test_the_summary_reports_each_suites_own_metric_beside_mcc(tmp_path):
+    from dna_zoo.evaluation.runner import summarise, write_summary
+
+    runs = {"promoters/seed0": {"mcc": 0.5, "accuracy": 0.75}, "promoters/seed1": {"mcc": 0.7, "accuracy": 0.85}}
+    results = {"suite": "genomic_benchmarks", "model": "demo", "runs": runs}
+    results["summary"] = summarise(results, ["promoters"])
+    assert results["summary"]["promoters"]["accuracy_mean"] == pytest.approx(0.8)
+    assert results["summary"]["promoters"]["mcc_sd"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    write_summary(results, str(tmp_path))
+    assert "| promoters | 0.600 +- 0.141 | 0.800 +- 0.071 | 2 |" in (tmp_path / "summary.md").read_text()

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ..plots import plt
 from ..training import FinetuneConfig, finetune
 from ..training.finetune import latest_complete_checkpoint
-from .suites import PUBLISHED, RECIPES, load_task
+from .suites import PUBLISHED, RECIPES, SUITE_METRICS, load_task
 
 RESULTS = "results.json"
 
@@ -102,27 +102,34 @@ def evaluate(config: EvaluationConfig) -> dict:
 
 
 def summarise(results: dict, tasks: list[str]) -> dict:
-    """{task: {"mcc_mean", "mcc_sd", "seeds"}} over the finished seeds of each task."""
+    """{task: {"mcc_mean", "mcc_sd", "seeds"} (and the suite's own metric's mean and sd)} over the finished seeds
+    of each task."""
     summary = {}
+    metrics = dict.fromkeys(["mcc", SUITE_METRICS[results["suite"]]])
     for task in tasks:
-        values = [run["mcc"] for key, run in results["runs"].items() if key.rsplit("/seed", 1)[0] == task]
-        if values:
-            sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            summary[task] = {"mcc_mean": float(np.mean(values)), "mcc_sd": sd, "seeds": len(values)}
+        runs = [run for key, run in results["runs"].items() if key.rsplit("/seed", 1)[0] == task]
+        if runs:
+            summary[task] = {"seeds": len(runs)}
+            for metric in metrics:
+                values = [run[metric] for run in runs]
+                summary[task][f"{metric}_mean"] = float(np.mean(values))
+                summary[task][f"{metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return summary
 
 
 def write_summary(results: dict, output_dir: str) -> None:
     summary = results["summary"]
+    own = SUITE_METRICS[results["suite"]]
+    extra = [own] if own != "mcc" else []
     lines = [
         f"# {results['suite']}: {results['model']}",
         "",
-        "| task | MCC (mean +- sd) | seeds |",
-        "| --- | --- | --- |",
+        "| task | MCC (mean +- sd) |" + "".join(f" {m} (mean +- sd) |" for m in extra) + " seeds |",
+        "| --- | --- |" + " --- |" * len(extra) + " --- |",
     ]
-    lines += [
-        f"| {task} | {row['mcc_mean']:.3f} +- {row['mcc_sd']:.3f} | {row['seeds']} |" for task, row in summary.items()
-    ]
+    for task, row in summary.items():
+        cells = [f"{row[f'{m}_mean']:.3f} +- {row[f'{m}_sd']:.3f}" for m in ["mcc", *extra]]
+        lines.append(f"| {task} | {' | '.join(cells)} | {row['seeds']} |")
     mean = float(np.mean([row["mcc_mean"] for row in summary.values()]))
     lines += ["", f"Mean over tasks: {mean:.3f}."]
     published = PUBLISHED.get((results["suite"], results["model"]))

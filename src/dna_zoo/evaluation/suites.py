@@ -35,6 +35,8 @@ RECIPES = {
     "gue": dict(peft=None, learning_rate=3e-5, batch_size=32, epochs=3.0),
     "genomic_benchmarks": dict(peft=None, learning_rate=1e-4, batch_size=32, epochs=3.0),
 }
+# Each suite's own headline metric, reported beside MCC (genomic-benchmarks reports accuracy).
+SUITE_METRICS = {"gue": "mcc", "nt": "mcc", "nt_original": "mcc", "genomic_benchmarks": "accuracy"}
 # Published suite means (MCC), with their source; shown beside ours when the model evaluated is the one named.
 PUBLISHED = {
     ("gue", "TrinityDNA"): (0.708, "TrinityDNA, arXiv 2507.19229: GUE, 15 tasks, mean MCC"),
