@@ -477,7 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluating = commands.add_parser(
         "evaluate", help="fine-tune and test on benchmark tasks (GUE, NT tasks, genomic-benchmarks), several seeds"
     )
-    evaluating.add_argument("--suite", required=True, choices=["gue", "nt", "nt_original", "genomic_benchmarks"])
+    evaluating.add_argument(
+        "--suite",
+        required=True,
+        choices=["gue", "nt", "nt_original", "genomic_benchmarks"],
+        help="GUE, the NT downstream tasks (revised or original 18), or genomic-benchmarks",
+    )
     evaluating.add_argument("--tasks", required=True, help="comma-separated task names, e.g. tf0,prom_300_all")
     evaluating.add_argument("--model", default="demo", help="a dna_zoo folder, a published checkpoint, or 'demo'")
     evaluating.add_argument("--output-dir", required=True, help="results.json, summary.md, mcc.png and every run")
