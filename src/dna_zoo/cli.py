@@ -109,14 +109,15 @@ def explain_regions(args, explain) -> list:
     return results
 
 
-def write_explanations(args, results, figures) -> list[str]:
+def write_explanations(args, results, figures) -> tuple[int, list[str]]:
     """The table of every result at --out, then `figures(result, genes)` -> [(kind, draw(path))] as
-    OUT.NAME.KIND.png for each result (genes: the --gff intervals over it). Returns the plots' paths."""
+    OUT.NAME.KIND.png for each result (genes: the --gff intervals over it). Returns (rows, the plots' paths)."""
     from .interpret.files import safe_name, write_rows
 
     suffix = os.path.splitext(args.out)[1]
+    rows = [row for result in results for row in result.table()]
     with writing(args.out) as temporary:
-        write_rows([row for result in results for row in result.table()], temporary, suffix)
+        write_rows(rows, temporary, suffix)
     genes = read_intervals(args.gff, feature=args.feature) if args.gff else {}
     plots = []
     for result in results:
@@ -128,7 +129,7 @@ def write_explanations(args, results, figures) -> list[str]:
             with writing(path) as temporary:
                 draw(temporary)
             plots.append(path)
-    return plots
+    return len(rows), plots
 
 
 def parse_target(text: str | None):
@@ -156,8 +157,7 @@ def ism_command(args) -> None:
             ("track", lambda path: plot_track(result.importance(), path, result.offset, genes, "ISM importance")),
         ]
 
-    plots = write_explanations(args, results, figures)
-    mutants = sum(len(result.table()) for result in results)
+    mutants, plots = write_explanations(args, results, figures)
     print(f"{len(results)} sequences, {mutants} mutants scored ({results[0].score_name}) -> {args.out}")
     print(f"plots: {', '.join(plots)}")
 
@@ -179,7 +179,7 @@ def attribute_command(args) -> None:
             ("track", lambda path: plot_track(result.values, path, result.offset, genes, label)),
         ]
 
-    plots = write_explanations(args, results, figures)
+    _, plots = write_explanations(args, results, figures)
     print(f"{len(results)} sequences attributed ({results[0].score_name}, {args.method}) -> {args.out}")
     print(f"plots: {', '.join(plots)}")
 

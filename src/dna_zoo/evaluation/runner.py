@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..outputs import writing
 from ..plots import plt
 from ..training import FinetuneConfig, finetune
 from ..training.finetune import latest_complete_checkpoint
@@ -47,15 +48,14 @@ def _task_files(config: EvaluationConfig, task: str) -> dict[str, str]:
         data["train"] = data["train"].shuffle(seed=0).select(range(config.max_train))
     os.makedirs(folder, exist_ok=True)
     for split, path in paths.items():
-        data[split].select_columns(["sequence", "label"]).to_csv(path + ".tmp", index=False)
-        os.replace(path + ".tmp", path)
+        with writing(path) as temporary:
+            data[split].select_columns(["sequence", "label"]).to_csv(temporary, index=False)
     return paths
 
 
 def _save(path: str, results: dict) -> None:
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+    with writing(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=1)
-    os.replace(path + ".tmp", path)
 
 
 def evaluate(config: EvaluationConfig) -> dict:

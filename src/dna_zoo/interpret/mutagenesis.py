@@ -147,13 +147,14 @@ class _Scorer:
             owner[start:end] = token if end > start else owner[start:end]
         scores = np.full(len(mutants), np.nan)
         kept = []  # (mutant index, token, mutant token id)
+        reference_ids = ids.numpy()
         for first in range(0, len(mutants), 256):  # mutants tokenized a chunk at a time
             chunk = mutants[first : first + 256]
             mutant_ids = tokenizer([m for _, _, m in chunk], verbose=False)["input_ids"]
             for index, ((position, _, _), row) in enumerate(zip(chunk, mutant_ids), start=first):
                 token = owner[position]
                 if len(row) == len(ids):
-                    differing = np.flatnonzero(np.asarray(row) != ids.numpy())
+                    differing = np.flatnonzero(np.asarray(row) != reference_ids)
                     if set(differing.tolist()) <= {token}:
                         kept.append((index, token, row[token]))
         tokens = sorted({token for _, token, _ in kept})

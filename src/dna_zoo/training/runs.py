@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 
-from ..outputs import exclusive, remove, storage_failure
+from ..outputs import exclusive, remove, storage_failure, writing
 
 RUN_FILE = "run.json"
 # What a run writes into its folder once training has finished.
@@ -95,10 +95,8 @@ def start_run(output_dir: str, identity: dict, overwrite: bool) -> None:
         for name in os.listdir(output_dir):
             if RUN_OUTPUTS.fullmatch(name):
                 remove(os.path.join(output_dir, name))
-    path = os.path.join(output_dir, RUN_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+    with writing(os.path.join(output_dir, RUN_FILE)) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         json.dump(identity, handle, indent=1)
-    os.replace(path + ".tmp", path)
 
 
 @contextmanager
