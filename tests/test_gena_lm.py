@@ -116,6 +116,30 @@ def test_bigbird_matches_transformers(tmp_path, lengths):
     torch.testing.assert_close(actual[real], expected[real], atol=1e-4, rtol=0)
 
 
+def test_bigbird_attention_weights_match_transformers(tmp_path):
+    """Block-sparse weights as one (B, H, L, L) array, as transformers' BigBird returns them, except at key block 0
+    of the non-global query blocks: in eval each of the r random slots is block 0 again, and transformers writes
+    one copy's weight there where the value gets r + 1 copies; ours is that sum, so weights @ values = output."""
+    reference = bigbird_reference()
+    reference.save_pretrained(tmp_path)
+    model = GenaLMForMaskedLM.from_pretrained(tmp_path).eval()
+    model.set_attn_implementation("eager")
+    input_ids, attention_mask = padded_batch([400, 400])
+    with torch.no_grad():
+        expected = torch.stack(reference(input_ids, attention_mask, output_attentions=True).attentions)
+        outputs = model(input_ids, attention_mask, output_attentions=True)
+        plain = model(input_ids, attention_mask).logits
+    actual = torch.stack(outputs.attentions)  # (layers, B, H, L, L)
+    assert actual.shape == expected.shape == (2, 2, 4, 400, 400)
+    torch.testing.assert_close(outputs.logits, plain)  # asking for the weights changes nothing
+    size, r = 16, 3
+    middle = slice(size, 400 - size - 400 % size)  # the query blocks between the global first and last
+    copies = torch.ones_like(expected)
+    copies[..., middle, :size] = 1 + r
+    torch.testing.assert_close(actual, expected * copies, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(actual.sum(-1), torch.ones_like(actual.sum(-1)), atol=1e-5, rtol=0)
+
+
 def test_bigbird_short_sequences_fall_back_to_full_attention(tmp_path):
     reference = bigbird_reference()
     reference.save_pretrained(tmp_path)
@@ -142,7 +166,10 @@ def test_block_sparse_equals_dense_attention_over_the_same_key_sets(global_block
     valid[1, -7:] = False
     layout = BlockSparseLayout(size, global_blocks=global_blocks, window_blocks=window_blocks, random_blocks=r)
     random_blocks = layout.sample_random(heads, length, training=False)
-    sparse = block_sparse_attention(q, k, v, valid, layout, random_blocks, dim**-0.5).transpose(1, 2)
+    sparse, sparse_weights = block_sparse_attention(
+        q, k, v, valid, layout, random_blocks, dim**-0.5, return_weights=True
+    )
+    sparse = sparse.transpose(1, 2)
     # dense reference: counts[i, j] = how many times key block j enters query block i's softmax
     g, half = global_blocks, window_blocks // 2
     counts = torch.zeros(blocks, blocks)
@@ -156,8 +183,12 @@ def test_block_sparse_equals_dense_attention_over_the_same_key_sets(global_block
     weights = counts.repeat_interleave(size, 0).repeat_interleave(size, 1)  # (L, L)
     scores = (q @ k.transpose(-1, -2)) * dim**-0.5 + weights.log()
     scores = scores.masked_fill(~valid[:, None, None, :], float("-inf"))
-    dense = (scores.softmax(-1) @ v) * valid[:, None, :, None]
+    dense_weights = scores.softmax(-1) * valid[:, None, :, None]
+    dense = dense_weights @ v
     torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sparse_weights, dense_weights, atol=1e-6, rtol=1e-5)  # block 0 counted r + 1 times
+    fast, _ = block_sparse_attention(q, k, v, valid, layout, random_blocks, dim**-0.5)  # SDPA, no weights
+    torch.testing.assert_close(fast.transpose(1, 2), dense, atol=1e-5, rtol=1e-5)
 
 
 def test_training_samples_random_blocks_outside_window_and_globals():

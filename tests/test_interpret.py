@@ -4,6 +4,7 @@ scores agree with score_variants, both strands, fine-tuned heads) and its table.
 import numpy as np
 import pytest
 import torch
+import transformers
 
 import dna_zoo
 from dna_zoo.inference import reverse_complement, score_variants
@@ -192,6 +193,7 @@ ATTRIBUTED = {
     "nucleotide_transformer": dna_zoo.NucleotideTransformerForSequenceClassification,
     "gena_lm": dna_zoo.GenaLMForSequenceClassification,
     "mistral_dna": dna_zoo.MistralDNAForSequenceClassification,
+    "trinity_dna": dna_zoo.TrinityDNAForSequenceClassification,  # through both strands' embeddings
 }
 
 
@@ -220,11 +222,27 @@ def test_attributions_of_a_token_model_and_the_limits():
     change = result.output - result.baseline_output
     assert abs(result.values.sum() - change) <= 0.01 * abs(change)
     assert len(result.table()) == 90 and result.table()[0]["base"] == SEQUENCE[0]
-    trinity = tiny("trinity_dna", dna_zoo.TrinityDNAForSequenceClassification, num_labels=2)
-    with pytest.raises(ValueError, match="embeds more than the input tokens"):
-        attribute(trinity, dna_zoo.TrinityDNATokenizer(), SEQUENCE)
     with pytest.raises(ValueError, match="explain a fine-tuned head's output"):
         attribute(tiny("trinity_dna", dna_zoo.TrinityDNAForMaskedLM), dna_zoo.TrinityDNATokenizer(), SEQUENCE)
+
+
+def test_attributions_through_both_strands_follow_the_reverse_complement():
+    """TrinityDNA's classifier is reverse-complement invariant and embeds both strands: the per-base attributions
+    of RC(S) are those of S reversed, which holds only if each reverse-strand token is credited to its own base."""
+    from dna_zoo.interpret import attribute
+
+    tokenizer = dna_zoo.TrinityDNATokenizer()
+    model = tiny("trinity_dna", dna_zoo.TrinityDNAForSequenceClassification, num_labels=2)
+    with torch.no_grad():
+        model.model.rc_fusion.weight.add_(torch.randn_like(model.model.rc_fusion.weight) * 0.3)  # W_G != I
+    reverse = SEQUENCE.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    forward = attribute(model, tokenizer, SEQUENCE, method="gradient_x_input", target=1)
+    backward = attribute(model, tokenizer, reverse, method="gradient_x_input", target=1)
+    np.testing.assert_allclose(backward.values, forward.values[::-1], atol=1e-5)
+    token_model = tiny("trinity_dna", dna_zoo.TrinityDNAForTokenClassification, num_labels=2)
+    result = attribute(token_model, tokenizer, SEQUENCE, target=0, steps=32, shuffles=2)
+    change = result.output - result.baseline_output
+    assert abs(result.values.sum() - change) <= 0.01 * abs(change)
 
 
 def test_integrated_gradients_put_the_top_scores_on_a_planted_motif(motif_classifier):
@@ -279,5 +297,39 @@ def test_attention_maps_per_base_share_each_key_token_among_its_bases():
     np.testing.assert_allclose(maps[:, :, 0, 7], weights[:, :, 1, 2] / 6, atol=1e-6)  # 6-mer 1 on 6-mer 2
     np.testing.assert_allclose(maps[:, :, 19, 18], weights[:, :, 5, 4], atol=1e-6)  # single-base tokens
     np.testing.assert_allclose(maps.sum(-1), weights[..., 1:, 1:].sum(-1).repeat([6, 6, 6, 1, 1], axis=-1), atol=1e-5)
-    with pytest.raises(ValueError, match="returns no attention weights"):
-        attention_maps(tiny("trinity_dna", dna_zoo.TrinityDNAModel), dna_zoo.TrinityDNATokenizer(), sequence)
+
+
+@pytest.mark.parametrize(
+    "family,preset,bases",
+    [
+        ("gena_lm", "tiny", 300),
+        ("gena_lm", "tiny-bigbird", 1500),
+        ("trinity_dna", "tiny", 120),
+        ("mistral_dna", "tiny", 90),
+    ],
+    ids=["gena-dense", "gena-block-sparse", "trinity-windows", "mistral"],
+)
+def test_attention_maps_of_every_family(family, preset, bases):
+    """Each family returns its weights (block-sparse and windowed ones as dense arrays): every base's row sums to
+    the weight its token gives the sequence's own tokens, and the model keeps its attention implementation."""
+    from dna_zoo.interpret import attention_maps
+
+    torch.manual_seed(0)
+    model = transformers.AutoModel.from_config(dna_zoo.config_from_preset(family, preset)).eval()
+    tokenizer = {"gena_lm": dna_zoo.GenaLMTokenizer, "trinity_dna": dna_zoo.TrinityDNATokenizer}.get(
+        family, dna_zoo.MistralDNATokenizer
+    )()
+    sequence = "".join(np.random.default_rng(1).choice(list("ACGT"), bases))
+    implementation = model.config._attn_implementation
+    maps = attention_maps(model, tokenizer, sequence)
+    assert model.config._attn_implementation == implementation
+    assert maps.shape == (model.config.num_hidden_layers, model.config.num_attention_heads, bases, bases)
+    assert np.isfinite(maps).all() and (maps >= 0).all()
+    assert ((maps.sum(-1) > 0.2) & (maps.sum(-1) <= 1 + 1e-5)).all()  # special tokens take the rest
+    if family == "gena_lm" and preset == "tiny-bigbird":
+        assert model.uses_block_sparse(len(tokenizer(sequence)["input_ids"]))
+    if family == "trinity_dna":  # one token per base: a head of width w sees w // 2 bases on either side
+        distance = np.abs(np.arange(bases)[:, None] - np.arange(bases)[None])
+        for head, width in enumerate(model.config.head_windows):
+            assert (maps[:, head][:, distance > width // 2] == 0).all()
+            assert (maps[:, head][:, distance <= width // 2] > 0).all()

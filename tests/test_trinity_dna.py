@@ -140,8 +140,10 @@ def dense_band_reference(module, hidden, mask, cos_sin):
     radius = torch.tensor(module.config.head_windows)[:, None, None] // 2  # (H, 1, 1)
     allowed = (distance[None] <= radius)[None] & mask.bool()[:, None, None, :]  # (B, H, L, L)
     allowed = allowed | torch.eye(length, dtype=torch.bool)
-    out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-    return module.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
+    scores = (q @ k.transpose(-1, -2)) / module.head_dim**0.5
+    weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)  # (B, H, L, L)
+    out = weights @ v
+    return module.o_proj(out.transpose(1, 2).reshape(batch, length, -1)), weights
 
 
 @pytest.mark.parametrize("implementation", ["sdpa", "eager"])
@@ -163,9 +165,13 @@ def test_blocked_multi_window_attention_equals_dense_band_masks(implementation, 
     cos_sin = RotaryEmbedding(8)(hidden, torch.arange(length)[None])
     with torch.no_grad():
         blocked = module(hidden, mask, cos_sin)[0]
-        dense = dense_band_reference(module, hidden, mask, cos_sin)
+        blocked_again, blocked_weights = module(hidden, mask, cos_sin, output_attentions=True)
+        dense, dense_weights = dense_band_reference(module, hidden, mask, cos_sin)
     real = mask.bool()
     torch.testing.assert_close(blocked[real], dense[real], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(blocked_again, blocked, atol=1e-5, rtol=1e-5)  # asking for weights changes nothing
+    queries = real[:, None, :].expand(-1, 6, -1)  # (B, H, L): the weights of real queries, band and zeros alike
+    torch.testing.assert_close(blocked_weights[queries], dense_weights[queries], atol=1e-6, rtol=1e-5)
 
 
 def test_a_change_outside_every_window_does_not_move_a_token():

@@ -4,7 +4,9 @@ otherwise runs on its token ids exactly as in inference (pooling, token dropout,
 token's attribution is shared equally by the bases it covers (a 6-mer's by its six bases, a BPE token's by its
 span), so per-base attributions sum to the token attributions, and for integrated gradients to f(x) - f(baseline)
 (completeness; a mixture-of-experts model's top-k routing is not differentiable, so there it holds only
-approximately). TrinityDNA embeds both strands from the ids (its reverse-complement branch): use ISM for it."""
+approximately). A model that embeds its input's reverse complement too (TrinityDNA's reverse-complement branch)
+is explained through both strands' embeddings: a base's attribution is the sum of its token's on the forward
+strand and of its complement's on the reverse strand, and completeness holds over both."""
 
 from dataclasses import dataclass
 
@@ -60,6 +62,30 @@ def _target_output(model, head: str, target: int):
     return forward
 
 
+def _embedded_strands(model, layer, input_ids, attention_mask) -> torch.Tensor:
+    """(S, T) ids the model's input-embedding layer receives for one input (1, T): S = 1, or S = 2 for a model that
+    also embeds the input's reverse complement (its `reverse_complement_ids`), which is checked, not assumed."""
+    seen = []
+    handle = layer.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    try:
+        with torch.no_grad():
+            model(input_ids=input_ids, attention_mask=attention_mask)
+    finally:
+        handle.remove()
+    embedded = torch.cat(seen)
+    if embedded.shape == input_ids.shape and torch.equal(embedded, input_ids):
+        return embedded
+    reverse_complement = getattr(model.base_model, "reverse_complement_ids", None)
+    if reverse_complement is not None and torch.equal(
+        embedded, torch.cat([input_ids, reverse_complement(input_ids, attention_mask)])
+    ):
+        return embedded
+    raise ValueError(
+        f"{type(model).__name__} embeds other tokens than its input and its reverse complement: attributions "
+        "through the input embeddings do not apply; use saturation_mutagenesis"
+    )
+
+
 def attribute(
     model,
     tokenizer,
@@ -104,26 +130,21 @@ def attribute(
             f"({model.config.max_tokens}): explain a shorter region"
         )
     layer = model.get_input_embeddings()
+    strands = _embedded_strands(model, layer, input_ids, attention_mask)  # (S, T): what the layer embeds
     with torch.no_grad():
-        embeddings = layer(input_ids)  # (1, T, H)
+        embeddings = layer(strands).flatten(0, 1)[None]  # (1, S * T, H)
         reference = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()[0]
     reference = reference.softmax(-1) if model.config.problem_type == "single_label_classification" else reference
     target, score_name = _target(model, target, reference.cpu().numpy())
     explained = _target_output(model, head, target)
+    count_strands, length = strands.shape
 
-    def forward(replacement):  # (N, T, H) -> (N,): the model on its own ids, the embedding layer's output replaced
-        def replace(module, inputs, output):
-            if output.shape[0] != replacement.shape[0]:
-                raise ValueError(
-                    f"{type(model).__name__} embeds more than the input tokens (TrinityDNA embeds both strands "
-                    "from the ids for its reverse-complement branch): attributions through the input embeddings "
-                    "do not apply; use saturation_mutagenesis"
-                )
-            return replacement
-
-        handle = layer.register_forward_hook(replace)
+    def forward(replacement):  # (N, S * T, H) -> (N,): the model on its own ids, the embedding layer's output replaced
+        count = replacement.shape[0]
+        # the layer embeds strand by strand: [forward rows of the N inputs, then their reverse-complement rows]
+        per_strand = replacement.view(count, count_strands, length, -1).transpose(0, 1).flatten(0, 1)
+        handle = layer.register_forward_hook(lambda module, inputs, output: per_strand)
         try:
-            count = replacement.shape[0]
             return explained(input_ids.expand(count, -1), attention_mask.expand(count, -1))
         finally:
             handle.remove()
@@ -137,13 +158,12 @@ def attribute(
     for _ in range(shuffles):
         shuffled = "".join(rng.permutation(list(sequence)))
         ids = tokenizer([shuffled], return_tensors="pt", verbose=False)["input_ids"].to(device)
-        if ids.shape == input_ids.shape:
-            with torch.no_grad():
-                baselines.append(layer(ids))
-        else:
+        if ids.shape != input_ids.shape:
             order = torch.arange(len(special))
             order[movable] = movable[torch.from_numpy(rng.permutation(len(movable)))]
-            baselines.append(embeddings[:, order.to(device)])
+            ids = input_ids[:, order.to(device)]
+        with torch.no_grad():
+            baselines.append(layer(_embedded_strands(model, layer, ids, attention_mask)).flatten(0, 1)[None])
     with torch.no_grad():
         output = float(forward(embeddings)[0])
         baseline_output = float(np.mean([float(forward(baseline)[0]) for baseline in baselines]))
@@ -155,7 +175,10 @@ def attribute(
         ) / len(baselines)
     else:
         token_values = InputXGradient(forward).attribute(embeddings.clone().requires_grad_())
-    token_values = token_values.sum(-1)[0].detach().float().cpu().numpy()  # (T,): summed over the hidden size
+    token_values = token_values.sum(-1)[0].view(count_strands, length)  # (S, T): summed over the hidden size
+    if count_strands == 2:  # the reverse strand's token p is the forward strand's token T - 1 - p, complemented
+        token_values = token_values[0] + token_values[1].flip(0)
+    token_values = token_values.reshape(length).detach().float().cpu().numpy()  # (T,)
     values = np.zeros(len(sequence))
     for token, (start, end) in enumerate(offsets.tolist()):
         if end > start:

@@ -125,8 +125,11 @@ class DNAAttention(nn.Module):
         output = output.reshape(batch, length, -1)  # (B, L, H * D)
         return self.o_proj(output), weights
 
-    def attend(self, query, key, value, attention_mask, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Full attention through transformers' interface (eager, sdpa, ...): (B, H, L, D) -> (B, L, H, D)."""
+    def attend(
+        self, query, key, value, attention_mask, output_attentions: bool = False, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Full attention through transformers' interface (eager, sdpa, ...): (B, H, L, D) -> (B, L, H, D), and the
+        weights (B, H, L, L) where the implementation returns them (eager)."""
         attention_interface: Callable = eager_attention_forward
         if self.config._attn_implementation != "eager":  # (the idiom every transformers 5.x release supports)
             attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
@@ -155,15 +158,18 @@ def sliding_window_attention(
     key_valid: torch.Tensor | None,
     scaling: float,
     eager: bool = False,
-) -> torch.Tensor:
+    return_weights: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Bidirectional band attention: query i attends key j when |i - j| <= radius (and key j is not padding).
 
-    query/key/value (B, H, L, D), key_valid (B, L) bool -> (B, H, L, D). Queries are processed in blocks, each
-    against the slice of keys its window can reach (a view, not a copy), so time and memory grow as L x radius,
-    not L^2. A query always sees itself, so no row is fully masked (padding queries give finite garbage).
+    query/key/value (B, H, L, D), key_valid (B, L) bool -> (B, H, L, D), and with `return_weights` the weights as a
+    dense (B, H, L, L) array (zero outside the band; L^2 memory, so only on request). Queries are processed in
+    blocks, each against the slice of keys its window can reach (a view, not a copy), so time and memory grow as
+    L x radius, not L^2. A query always sees itself, so no row is fully masked (padding queries give finite garbage).
     """
-    length = query.shape[2]
+    batch, heads, length = query.shape[:3]
     block = window_block_size(2 * radius)
+    weights = query.new_zeros(batch, heads, length, length) if return_weights else None
     outputs = []
     for start in range(0, length, block):
         stop = min(start + block, length)
@@ -175,13 +181,16 @@ def sliding_window_attention(
             allowed = allowed[None] & key_valid[:, None, key_start:key_stop]  # (B, Lq, Lk)
             allowed = (allowed | (query_pos == key_pos))[:, None]  # (B, 1, Lq, Lk)
         q, k, v = query[:, :, start:stop], key[:, :, key_start:key_stop], value[:, :, key_start:key_stop]
-        if eager:
+        if eager or return_weights:
             scores = (q @ k.transpose(-1, -2)) * scaling
             scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-            outputs.append(scores.softmax(-1, dtype=torch.float32).to(q.dtype) @ v)
+            probabilities = scores.softmax(-1, dtype=torch.float32).to(q.dtype)  # (B, H, Lq, Lk)
+            if weights is not None:
+                weights[:, :, start:stop, key_start:key_stop] = probabilities
+            outputs.append(probabilities @ v)
         else:
             outputs.append(nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scaling))
-    return torch.cat(outputs, dim=2)
+    return torch.cat(outputs, dim=2), weights
 
 
 class MultiWindowAttention(DNAAttention):
@@ -189,7 +198,7 @@ class MultiWindowAttention(DNAAttention):
     width per head; a head of width w sees w // 2 tokens on each side). Heads of equal width run together.
 
     Takes a 2D padding mask (B, L) instead of a 4D one; `attn_implementation="eager"` uses explicit softmax,
-    anything else torch's SDPA on each block.
+    anything else torch's SDPA on each block. `output_attentions` returns the weights as a dense (B, H, L, L) array.
     """
 
     def __init__(self, config, layer_idx: int = 0):
@@ -199,16 +208,27 @@ class MultiWindowAttention(DNAAttention):
             raise ValueError(f"head_windows has {len(windows)} entries for {self.num_heads} heads")
         self.head_groups = {width: [h for h, w in enumerate(windows) if w == width] for width in sorted(set(windows))}
 
-    def attend(self, query, key, value, attention_mask, **kwargs):
+    def attend(self, query, key, value, attention_mask, output_attentions: bool = False, **kwargs):
         key_valid = attention_mask.bool() if attention_mask is not None else None
         eager = self.config._attn_implementation == "eager"
+        batch, heads, length = query.shape[:3]
         output = torch.empty_like(query)
-        for width, heads in self.head_groups.items():
-            index = torch.tensor(heads, device=query.device)
-            output[:, index] = sliding_window_attention(
-                query[:, index], key[:, index], value[:, index], width // 2, key_valid, self.scaling, eager
+        weights = query.new_zeros(batch, heads, length, length) if output_attentions else None  # (B, H, L, L)
+        for width, group in self.head_groups.items():
+            index = torch.tensor(group, device=query.device)
+            output[:, index], group_weights = sliding_window_attention(
+                query[:, index],
+                key[:, index],
+                value[:, index],
+                width // 2,
+                key_valid,
+                self.scaling,
+                eager,
+                return_weights=output_attentions,
             )
-        return output.transpose(1, 2), None
+            if output_attentions:
+                weights[:, index] = group_weights
+        return output.transpose(1, 2), weights
 
 
 def _block_sparse_slots(x: torch.Tensor, layout: "BlockSparseLayout", random_blocks: torch.Tensor) -> torch.Tensor:
@@ -269,6 +289,28 @@ class BlockSparseLayout:
         return scores.topk(r, dim=-1).indices
 
 
+def _block_sparse_dense_weights(
+    global_weights: torch.Tensor,
+    middle_weights: torch.Tensor,
+    layout: BlockSparseLayout,
+    random_blocks: torch.Tensor,
+    valid: torch.Tensor,
+) -> torch.Tensor:
+    """The weights of block-sparse attention as one dense (B, H, L, L) array: global_weights (B, H, 2 g b, L) of the
+    global query blocks, middle_weights (B, H, rows, b, slots * b) of the others over their slots in slot order. A
+    key block in two slots (random blocks in eval are all block 0) gets the sum of both weights, as its value does."""
+    batch, heads, rows, b, per_row = middle_weights.shape
+    length = global_weights.shape[-1]
+    structural = layout.structural_slots(length, random_blocks.device).expand(heads, -1, -1)  # (H, rows, 2g + w)
+    key_blocks = torch.cat([structural, random_blocks], dim=-1)  # (H, rows, slots)
+    key_index = (key_blocks[..., None] * b + torch.arange(b, device=key_blocks.device)).reshape(heads, rows, per_row)
+    middle = middle_weights.new_zeros(batch, heads, rows, b, length)
+    middle.scatter_add_(-1, key_index[None, :, :, None].expand(batch, -1, -1, b, -1), middle_weights)
+    edge = layout.global_blocks * b
+    dense = torch.cat([global_weights[:, :, :edge], middle.flatten(2, 3), global_weights[:, :, edge:]], dim=2)
+    return dense * valid[:, None, :, None]
+
+
 def block_sparse_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -278,11 +320,13 @@ def block_sparse_attention(
     random_blocks: torch.Tensor,
     scaling: float,
     eager: bool = False,
-) -> torch.Tensor:
+    return_weights: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """BigBird block-sparse attention (ITC layout), in plain PyTorch on top of SDPA.
 
     query/key/value (B, H, L, D) with L a multiple of the block size; valid (B, L) bool; random_blocks (H, rows, r)
-    from `layout.sample_random`. Returns (B, L, H, D), padding queries zeroed.
+    from `layout.sample_random`. Returns (B, L, H, D), padding queries zeroed, and with `return_weights` the
+    weights as a dense (B, H, L, L) array (L^2 memory, so only on request).
 
     The g first and g last query blocks attend to every key. Every other query block attends to its slots:
     the global blocks, its window and its random blocks; a global or window slot that repeats an earlier one
@@ -292,14 +336,15 @@ def block_sparse_attention(
     batch, heads, length, dim = query.shape
     edge = layout.global_blocks * layout.block_size
 
-    def attend(q, k, v, mask):
-        if eager:
-            scores = (q @ k.transpose(-1, -2)) * scaling
-            return scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) @ v
-        return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling)
+    def attend(q, k, v, mask):  # -> output, weights (None from SDPA)
+        if not (eager or return_weights):
+            return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling), None
+        scores = (q @ k.transpose(-1, -2)) * scaling
+        probabilities = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1)
+        return probabilities @ v, probabilities
 
     global_queries = torch.cat([query[:, :, :edge], query[:, :, length - edge :]], dim=2)  # (B, H, 2 g b, D)
-    global_out = attend(global_queries, key, value, valid[:, None, None, :])
+    global_out, global_weights = attend(global_queries, key, value, valid[:, None, None, :])
 
     keys = _block_sparse_slots(key, layout, random_blocks)  # (B, H, rows, slots * b, D)
     values = _block_sparse_slots(value, layout, random_blocks)
@@ -309,27 +354,31 @@ def block_sparse_attention(
     slot_used = torch.cat([~repeats, repeats.new_ones(repeats.shape[0], random_blocks.shape[-1])], dim=1)
     key_valid = key_valid & slot_used.repeat_interleave(layout.block_size, dim=1)  # (B, H, rows, slots * b)
     per_row = keys.shape[3]
-    middle_out = attend(
+    middle_out, middle_weights = attend(
         query[:, :, edge : length - edge].reshape(batch, -1, layout.block_size, dim),  # (B, H * rows, b, D)
         keys.reshape(batch, -1, per_row, dim),
         values.reshape(batch, -1, per_row, dim),
         key_valid.reshape(batch, -1, 1, per_row),
-    ).view(batch, heads, -1, dim)
+    )
+    middle_out = middle_out.view(batch, heads, -1, dim)
     output = torch.cat([global_out[:, :, :edge], middle_out, global_out[:, :, edge:]], dim=2)
-    return (output * valid[:, None, :, None]).transpose(1, 2)
+    weights = None
+    if return_weights:
+        middle_weights = middle_weights.view(batch, heads, -1, layout.block_size, per_row)
+        weights = _block_sparse_dense_weights(global_weights, middle_weights, layout, random_blocks, valid)
+    return (output * valid[:, None, :, None]).transpose(1, 2), weights
 
 
 class BlockSparseAttention(DNAAttention):
     """Self-attention that runs BigBird block-sparse attention when given a 2D padding mask of a sequence long
     enough for it (the model decides and pads to the block size), and full attention on a 4D mask otherwise."""
 
-    def attend(self, query, key, value, attention_mask, **kwargs):
+    def attend(self, query, key, value, attention_mask, output_attentions: bool = False, **kwargs):
         if attention_mask is None or attention_mask.dim() != 2:
             return super().attend(query, key, value, attention_mask, **kwargs)
         layout = self.config.block_sparse_layout
         random_blocks = layout.sample_random(self.num_heads, query.shape[2], self.training, query.device)
         eager = self.config._attn_implementation == "eager"
-        output = block_sparse_attention(
-            query, key, value, attention_mask.bool(), layout, random_blocks, self.scaling, eager
+        return block_sparse_attention(
+            query, key, value, attention_mask.bool(), layout, random_blocks, self.scaling, eager, output_attentions
         )
-        return output, None

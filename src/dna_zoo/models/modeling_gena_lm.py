@@ -60,14 +60,22 @@ class GenaLMLayer(GradientCheckpointingLayer):
         self.mlp_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, output_attentions=False):
+        """(B, L, H) -> (B, L, H) and the attention weights (B, heads, L, L) when asked (None from SDPA)."""
         if self.pre_layer_norm:
-            attn_output, _ = self.attention(self.attention_norm(hidden_states), attention_mask, position_embeddings)
+            attn_output, weights = self.attention(
+                self.attention_norm(hidden_states),
+                attention_mask,
+                position_embeddings,
+                output_attentions=output_attentions,
+            )
             hidden_states = hidden_states + self.dropout(attn_output)
-            return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
-        attn_output, _ = self.attention(hidden_states, attention_mask, position_embeddings)
+            return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states))), weights
+        attn_output, weights = self.attention(
+            hidden_states, attention_mask, position_embeddings, output_attentions=output_attentions
+        )
         hidden_states = self.attention_norm(hidden_states + self.dropout(attn_output))
-        return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states)))
+        return self.mlp_norm(hidden_states + self.dropout(self.mlp(hidden_states))), weights
 
 
 def _original_key_mapping(pre_layer_norm: bool) -> dict[str, str]:
@@ -171,12 +179,15 @@ class GenaLMModel(GenaLMPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
         reference = input_ids if input_ids is not None else inputs_embeds
         batch, length = reference.shape[:2]
         if self.config.position_embedding_type == "absolute" and length > self.config.max_position_embeddings:
@@ -206,10 +217,13 @@ class GenaLMModel(GenaLMPreTrainedModel):
             positions = torch.arange(hidden_states.shape[1], device=hidden_states.device).unsqueeze(0)
             position_embeddings = self.rotary(hidden_states, positions)  # cos, sin (1, L, rotary dim)
         all_hidden_states = [hidden_states] if output_hidden_states else None
+        all_attentions = [] if output_attentions else None
         for layer in self.layers:
-            hidden_states = layer(hidden_states, mask, position_embeddings)
+            hidden_states, weights = layer(hidden_states, mask, position_embeddings, output_attentions)
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
+            if output_attentions:  # block-sparse weights come as a dense array, padding blocks cut off
+                all_attentions.append(weights if weights is None else weights[:, :, :length, :length])
         if self.final_norm is not None:
             hidden_states = self.final_norm(hidden_states)
         pooled = torch.tanh(self.pooler(hidden_states[:, 0])) if self.pooler is not None else None
@@ -222,6 +236,7 @@ class GenaLMModel(GenaLMPreTrainedModel):
             last_hidden_state=hidden_states,
             pooler_output=pooled,
             hidden_states=tuple(all_hidden_states) if output_hidden_states else None,
+            attentions=tuple(all_attentions) if output_attentions else None,
         )
 
 
@@ -253,7 +268,9 @@ class GenaLMForMaskedLM(GenaLMPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config.vocab_size, num_items_in_batch=num_items_in_batch)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class GenaLMForSequenceClassification(GenaLMPreTrainedModel):
@@ -281,7 +298,9 @@ class GenaLMForSequenceClassification(GenaLMPreTrainedModel):
         loss = None
         if labels is not None:
             loss = sequence_classification_loss(logits, labels, self.config, self.config.classifier_pos_weight)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class GenaLMForTokenClassification(GenaLMPreTrainedModel):
@@ -309,7 +328,9 @@ class GenaLMForTokenClassification(GenaLMPreTrainedModel):
             if labels_mask is not None:
                 labels = labels.masked_fill(labels_mask == 0, -100)
             loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class GenaLMRecurrentMemory(GenaLMPreTrainedModel):

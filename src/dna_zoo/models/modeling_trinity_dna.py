@@ -79,10 +79,13 @@ class TrinityDNALayer(GradientCheckpointingLayer):
         self.mlp = SwiGLUMLP(config.hidden_size, config.intermediate_size, bias=False)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, **kwargs):
-        attn_output, _ = self.attention(self.attention_norm(hidden_states), attention_mask, position_embeddings)
+    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, output_attentions=False):
+        """(B, L, H) -> (B, L, H) and the attention weights (B, heads, L, L) when asked."""
+        attn_output, weights = self.attention(
+            self.attention_norm(hidden_states), attention_mask, position_embeddings, output_attentions=output_attentions
+        )
         hidden_states = hidden_states + self.dropout(attn_output)
-        return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states)))
+        return hidden_states + self.dropout(self.mlp(self.mlp_norm(hidden_states))), weights
 
 
 class TrinityDNAEncoder(nn.Module):
@@ -96,19 +99,23 @@ class TrinityDNAEncoder(nn.Module):
         self.layers = nn.ModuleList(TrinityDNALayer(config, i) for i in range(config.num_hidden_layers))
         self.final_norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
-    def forward(self, input_ids, attention_mask, output_hidden_states=False):
-        """input_ids (B, L) -> hidden states (B, L, H) and, on request, the list of every layer's input/output."""
+    def forward(self, input_ids, attention_mask, output_hidden_states=False, output_attentions=False):
+        """input_ids (B, L) -> hidden states (B, L, H) and, on request, lists of every layer's input/output and of
+        every layer's attention weights (B, heads, L, L)."""
         hidden_states = self.embeddings(input_ids)
         if self.groove is not None:
             hidden_states = self.groove(hidden_states, attention_mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
         position_embeddings = self.rotary(hidden_states, positions)
         all_hidden_states = [hidden_states] if output_hidden_states else None
+        all_attentions = [] if output_attentions else None
         for layer in self.layers:
-            hidden_states = layer(hidden_states, attention_mask, position_embeddings)
+            hidden_states, weights = layer(hidden_states, attention_mask, position_embeddings, output_attentions)
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
-        return self.final_norm(hidden_states), all_hidden_states
+            if output_attentions:
+                all_attentions.append(weights)
+        return self.final_norm(hidden_states), all_hidden_states, all_attentions
 
 
 class TrinityDNAPreTrainedModel(DNAPreTrainedModel):
@@ -156,17 +163,21 @@ class TrinityDNAModel(TrinityDNAPreTrainedModel):
         """(B, L) ids of each row's reverse complement (real tokens reversed and complemented, padding kept)."""
         return flip_valid_region(self.complement.to(input_ids.device)[input_ids], attention_mask)
 
-    def strands(self, input_ids, attention_mask=None, output_hidden_states=False):
-        """f(S) and Flip(f(RC(S))) aligned to S (None for a single-strand model), and the forward strand's layers."""
+    def strands(self, input_ids, attention_mask=None, output_hidden_states=False, output_attentions=False):
+        """f(S) and Flip(f(RC(S))) aligned to S (None for a single-strand model), and the forward strand's f as a
+        BaseModelOutput: its layers' hidden states and attention weights, on request."""
         if self.rc_fusion is None:
-            hidden, layers = self.encoder(input_ids, attention_mask, output_hidden_states)
-            return hidden, None, layers
+            hidden, layers, attentions = self.encoder(
+                input_ids, attention_mask, output_hidden_states, output_attentions
+            )
+            return hidden, None, BaseModelOutput(hidden, layers, attentions)
         both_ids = torch.cat([input_ids, self.reverse_complement_ids(input_ids, attention_mask)])  # (2B, L)
         both_mask = None if attention_mask is None else torch.cat([attention_mask, attention_mask])
-        hidden, all_hidden = self.encoder(both_ids, both_mask, output_hidden_states)
+        hidden, layers, attentions = self.encoder(both_ids, both_mask, output_hidden_states, output_attentions)
         forward, reverse = hidden.chunk(2)  # (B, L, H) each
-        layers = [h.chunk(2)[0] for h in all_hidden] if output_hidden_states else None
-        return forward, flip_valid_region(reverse, attention_mask), layers
+        layers = [h.chunk(2)[0] for h in layers] if output_hidden_states else None
+        attentions = [a.chunk(2)[0] for a in attentions] if output_attentions else None
+        return forward, flip_valid_region(reverse, attention_mask), BaseModelOutput(forward, layers, attentions)
 
     def fuse(self, strand: torch.Tensor, other_strand: torch.Tensor | None) -> torch.Tensor:
         """strand + gate(W_G other_strand), both (B, L, H) and aligned position by position."""
@@ -178,17 +189,27 @@ class TrinityDNAModel(TrinityDNAPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> BaseModelOutput:
+        """`hidden_states` and `attentions` (each layer's (B, heads, L, L) weights, through the eager computation
+        whatever the implementation) are the forward strand's encoder's; the last hidden state is the fused one."""
         if input_ids is None:
             raise ValueError("TrinityDNA needs input_ids (the reverse complement is built from them)")
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        forward, reverse, layers = self.strands(input_ids, attention_mask, output_hidden_states)
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        forward, reverse, strand = self.strands(input_ids, attention_mask, output_hidden_states, output_attentions)
         hidden_states = self.fuse(forward, reverse)
+        layers = strand.hidden_states
         if output_hidden_states:
             layers[-1] = hidden_states
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=tuple(layers) if layers else None)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states,
+            hidden_states=tuple(layers) if layers else None,
+            attentions=tuple(strand.attentions) if output_attentions else None,
+        )
 
 
 class TrinityDNAForMaskedLM(TrinityDNAPreTrainedModel):
@@ -210,7 +231,9 @@ class TrinityDNAForMaskedLM(TrinityDNAPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config.vocab_size, num_items_in_batch=num_items_in_batch)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class TrinityDNAForSequenceClassification(TrinityDNAPreTrainedModel):
@@ -228,14 +251,16 @@ class TrinityDNAForSequenceClassification(TrinityDNAPreTrainedModel):
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
         kwargs.pop("num_items_in_batch", None)
-        forward, reverse, _ = self.model.strands(input_ids, attention_mask)
+        output_attentions = kwargs.get("output_attentions") or self.config.output_attentions
+        forward, reverse, strand = self.model.strands(input_ids, attention_mask, output_attentions=output_attentions)
         pooled = pool_hidden_states(self.model.fuse(forward, reverse), attention_mask, "mean")
         if reverse is not None:  # the other strand's fused output, Flip(out(RC(S))), has the same real tokens
             other = pool_hidden_states(self.model.fuse(reverse, forward), attention_mask, "mean")
             pooled = (pooled + other) / 2
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        attentions = tuple(strand.attentions) if output_attentions else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, attentions=attentions)
 
 
 class TrinityDNAForTokenClassification(TrinityDNAPreTrainedModel):
@@ -257,7 +282,9 @@ class TrinityDNAForTokenClassification(TrinityDNAPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 # What the model card save_pretrained writes says the model is built on.
