@@ -1,7 +1,7 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
-NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, mfu, genome_embedding, ism,
-quality (default: all but quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark
+NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, long_inputs, mfu, genome_embedding,
+ism, quality (default: all but quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark
 compares dna_zoo with the reference on the same weights and inputs in one process (interleaved repetitions after a
 warm-up, median and spread, peak memory per run) and checks its targets as PASS / FAIL lines. The run writes
 benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios per family;
@@ -31,6 +31,7 @@ MODULES = {
     "gena_lm": "bench_gena_lm",
     "trinity_dna": "bench_trinity_dna",
     "sweep": "bench_sweep",
+    "long_inputs": "bench_long_inputs",
     "mfu": "bench_mfu",
     "genome_embedding": "bench_genome_embedding",
     "ism": "bench_ism",
@@ -53,6 +54,7 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "gena_lm": ["--layers", "1", "--batch", "1", "--repeats", "2"],
     "trinity_dna": ["--lengths", "1024", "2048", "--repeats", "2"],
     "sweep": ["--quick", "--repeats", "2"],
+    "long_inputs": ["--lengths", "2048", "4096"],
     "mfu": [],
     "genome_embedding": ["--quick"],
     "ism": ["--length", "60"],
@@ -67,7 +69,7 @@ def sweep_plots(timings: list[dict], stem: str) -> list[str]:
     for row in timings:
         kind, _, length = row["workload"].rpartition(" ")
         unit = row.get("unit", "tokens")
-        swept = row["benchmark"].startswith("sweep") or kind == "attention" or unit == "bases"  # batch 1, by length
+        swept = row["benchmark"].startswith(("sweep", "long inputs")) or kind == "attention" or unit == "bases"
         if not swept or not length.isdigit():
             continue
         key = f"{row['benchmark']}: {row['implementation']}"
@@ -148,7 +150,7 @@ def main(argv=None) -> dict:
         module.main([*extra, *([] if name == "quality" else ["--device", args.device])])
     machine = platform.node() + ("-quick" if args.quick else "")
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"{machine}-{date.today().isoformat()}")
+    stem = unused_stem(args.out, f"{machine}-{date.today().isoformat()}", args.names)
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
     report = {
         "machine": platform.node(),
@@ -163,6 +165,17 @@ def main(argv=None) -> dict:
         "timings": REPORT["timings"],
     }
     return write_report(report, stem)
+
+
+def unused_stem(folder: str, name: str, benchmarks: list[str]) -> str:
+    """folder/name, then the benchmarks run when not all of them, then -2, -3, ... if an earlier run of the same
+    day already wrote there: a run never overwrites another's report."""
+    name += "".join(f"-{benchmark}" for benchmark in benchmarks)
+    stem, count = os.path.join(folder, name), 1
+    while os.path.exists(stem + ".json"):
+        count += 1
+        stem = os.path.join(folder, f"{name}-{count}")
+    return stem
 
 
 def write_report(report: dict, stem: str) -> dict:

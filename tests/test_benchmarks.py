@@ -15,6 +15,7 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
             "-m",
             "benchmarks",
             "trinity_dna",
+            "long_inputs",
             "mfu",
             "--quick",
             "--device",
@@ -32,6 +33,8 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
     report = json.loads(report_path.read_text())
     rows = {(row["workload"], row["implementation"]) for row in report["timings"]}
     assert {("attention 1024", "multi-window"), ("attention 2048", "dense masked SDPA")} <= rows
+    for path in ("trinity_dna", "gena_lm block-sparse", "gena_lm recurrent"):  # every long-context path, by length
+        assert {("forward 2048", path), ("forward 4096", path)} <= rows
     assert all(row["median_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"] for row in report["timings"])
     assert {"label": "NT-v2-500M training MFU (GPU)", "skipped": "no CUDA device"} in report["targets"]
     assert any(Path(p).name.endswith("-time.png") for p in report["plots"])
@@ -43,3 +46,13 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
 def test_unknown_benchmark_names_are_refused():
     result = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "unknown benchmark(s) nope" in result.stderr
+
+
+def test_a_run_never_overwrites_an_earlier_report(tmp_path):
+    from benchmarks.__main__ import unused_stem
+
+    first = unused_stem(str(tmp_path), "vm-2026-12-02", ["ism"])
+    assert first == str(tmp_path / "vm-2026-12-02-ism")
+    Path(first + ".json").write_text("{}")
+    assert unused_stem(str(tmp_path), "vm-2026-12-02", ["ism"]) == first + "-2"
+    assert unused_stem(str(tmp_path), "vm-2026-12-02", []) == str(tmp_path / "vm-2026-12-02")

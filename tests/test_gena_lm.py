@@ -189,6 +189,17 @@ def test_block_sparse_equals_dense_attention_over_the_same_key_sets(global_block
     torch.testing.assert_close(sparse_weights, dense_weights, atol=1e-6, rtol=1e-5)  # block 0 counted r + 1 times
     fast, _ = block_sparse_attention(q, k, v, valid, layout, random_blocks, dim**-0.5)  # SDPA, no weights
     torch.testing.assert_close(fast.transpose(1, 2), dense, atol=1e-5, rtol=1e-5)
+    import dna_zoo.models.attention as attention
+
+    for rows_per_chunk in (1, 3):  # long inputs run the query-block rows chunk by chunk
+        with pytest.MonkeyPatch.context() as patch:
+            per_row = (2 * global_blocks + window_blocks + r) * size
+            patch.setattr(attention, "SLOT_CHUNK_ELEMENTS", rows_per_chunk * batch * heads * per_row * dim)
+            chunked, chunked_weights = block_sparse_attention(
+                q, k, v, valid, layout, random_blocks, dim**-0.5, return_weights=True
+            )
+        torch.testing.assert_close(chunked.transpose(1, 2), dense, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(chunked_weights, dense_weights, atol=1e-6, rtol=1e-5)
 
 
 def test_training_samples_random_blocks_outside_window_and_globals():

@@ -231,21 +231,31 @@ class MultiWindowAttention(DNAAttention):
         return output.transpose(1, 2), weights
 
 
-def _block_sparse_slots(x: torch.Tensor, layout: "BlockSparseLayout", random_blocks: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, ...) -> (B, H, rows, slots * b, ...): for each non-global query block, its key blocks in slot order
-    [first g | window of w | last g | r random]. The window is an unfold view and the global blocks are expanded;
-    only the random blocks are gathered (index_select, whose backward is a cheap index_add)."""
+def _block_sparse_slots(
+    x: torch.Tensor, layout: "BlockSparseLayout", random_blocks: torch.Tensor, rows: range
+) -> torch.Tensor:
+    """(B, H, L, ...) -> (B, H, len(rows), slots * b, ...): for each non-global query block of `rows` (0 = block g),
+    its key blocks in slot order [first g | window of w | last g | r random]. The window is an unfold view and the
+    global blocks are expanded; only the random blocks are gathered (index_select, whose backward is a cheap
+    index_add)."""
     batch, heads, length = x.shape[:3]
     rest = x.shape[3:]
     b, g, w = layout.block_size, layout.global_blocks, layout.window_blocks
-    blocks, rows = length // b, layout.rows(length)
-    # window of query block i starts at block i - w // 2; rows are blocks g .. n - g - 1
-    window = x.unfold(2, w * b, b)[:, :, g - w // 2 : g - w // 2 + rows].movedim(-1, 3)  # (B, H, rows, w b, ...)
-    first = x[:, :, None, : g * b].expand(batch, heads, rows, g * b, *rest)
-    last = x[:, :, None, length - g * b :].expand(batch, heads, rows, g * b, *rest)
-    flat_index = (torch.arange(heads, device=x.device)[:, None, None] * blocks + random_blocks).reshape(-1)
+    blocks, count = length // b, len(rows)
+    # window of query block i starts at block i - w // 2; row r is block g + r
+    start = g - w // 2 + rows.start
+    window = x.unfold(2, w * b, b)[:, :, start : start + count].movedim(-1, 3)  # (B, H, count, w b, ...)
+    first = x[:, :, None, : g * b].expand(batch, heads, count, g * b, *rest)
+    last = x[:, :, None, length - g * b :].expand(batch, heads, count, g * b, *rest)
+    chosen = random_blocks[:, rows.start : rows.stop]  # (H, count, r)
+    flat_index = (torch.arange(heads, device=x.device)[:, None, None] * blocks + chosen).reshape(-1)
     random = x.reshape(batch, heads * blocks, b, *rest).index_select(1, flat_index)
-    return torch.cat([first, window, last, random.view(batch, heads, rows, -1, *rest)], dim=3)
+    return torch.cat([first, window, last, random.view(batch, heads, count, -1, *rest)], dim=3)
+
+
+# Gathered key elements per chunk of query-block rows (256 MiB in fp32): long inputs run chunk by chunk, so the
+# working set, and with it the time per token, stays the same at any length.
+SLOT_CHUNK_ELEMENTS = 2**26
 
 
 class BlockSparseLayout:
@@ -346,25 +356,36 @@ def block_sparse_attention(
     global_queries = torch.cat([query[:, :, :edge], query[:, :, length - edge :]], dim=2)  # (B, H, 2 g b, D)
     global_out, global_weights = attend(global_queries, key, value, valid[:, None, None, :])
 
-    keys = _block_sparse_slots(key, layout, random_blocks)  # (B, H, rows, slots * b, D)
-    values = _block_sparse_slots(value, layout, random_blocks)
-    key_valid = _block_sparse_slots(valid[:, None].expand(batch, heads, length), layout, random_blocks)
+    b, rows = layout.block_size, layout.rows(length)
     structural = layout.structural_slots(length, query.device)  # (rows, 2g + w)
     repeats = (structural[:, :, None] == structural[:, None, :]).tril(-1).any(-1)  # seen in an earlier slot
-    slot_used = torch.cat([~repeats, repeats.new_ones(repeats.shape[0], random_blocks.shape[-1])], dim=1)
-    key_valid = key_valid & slot_used.repeat_interleave(layout.block_size, dim=1)  # (B, H, rows, slots * b)
-    per_row = keys.shape[3]
-    middle_out, middle_weights = attend(
-        query[:, :, edge : length - edge].reshape(batch, -1, layout.block_size, dim),  # (B, H * rows, b, D)
-        keys.reshape(batch, -1, per_row, dim),
-        values.reshape(batch, -1, per_row, dim),
-        key_valid.reshape(batch, -1, 1, per_row),
-    )
-    middle_out = middle_out.view(batch, heads, -1, dim)
+    slot_used = torch.cat([~repeats, repeats.new_ones(rows, random_blocks.shape[-1])], dim=1).repeat_interleave(b, 1)
+    per_row = slot_used.shape[1]  # slots * b keys per query block
+    middle_queries = query[:, :, edge : length - edge].reshape(batch, heads, rows, b, dim)
+    # contiguous once here, so that each chunk's gather of its random blocks reads a view, not a copy of all keys
+    key, value = key.contiguous(), value.contiguous()
+    valid_keys = valid[:, None].expand(batch, heads, length).contiguous()
+    chunk = max(1, SLOT_CHUNK_ELEMENTS // (batch * heads * per_row * dim))
+    middle_out, middle_weights = [], []
+    for start in range(0, rows, chunk):
+        part = range(start, min(start + chunk, rows))
+        keys = _block_sparse_slots(key, layout, random_blocks, part)  # (B, H, n, slots * b, D)
+        values = _block_sparse_slots(value, layout, random_blocks, part)
+        key_valid = _block_sparse_slots(valid_keys, layout, random_blocks, part) & slot_used[start : part.stop]
+        out, weights = attend(
+            middle_queries[:, :, start : part.stop].reshape(batch, -1, b, dim),  # (B, H * n, b, D)
+            keys.reshape(batch, -1, per_row, dim),
+            values.reshape(batch, -1, per_row, dim),
+            key_valid.reshape(batch, -1, 1, per_row),
+        )
+        middle_out.append(out.view(batch, heads, -1, dim))
+        if return_weights:
+            middle_weights.append(weights.view(batch, heads, len(part), b, per_row))
+    middle_out = torch.cat(middle_out, dim=2)  # (B, H, rows * b, D)
     output = torch.cat([global_out[:, :, :edge], middle_out, global_out[:, :, edge:]], dim=2)
     weights = None
     if return_weights:
-        middle_weights = middle_weights.view(batch, heads, -1, layout.block_size, per_row)
+        middle_weights = torch.cat(middle_weights, dim=2)  # (B, H, rows, b, slots * b)
         weights = _block_sparse_dense_weights(global_weights, middle_weights, layout, random_blocks, valid)
     return (output * valid[:, None, :, None]).transpose(1, 2), weights
 
