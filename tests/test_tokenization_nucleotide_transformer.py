@@ -204,7 +204,10 @@ def test_left_truncation_equals_rust_pipeline():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(DNA, min_size=1, max_size=6))
-def test_vectorised_path_equals_rust_pipeline_on_any_batch(batch):
-    """The generic tokenizer properties live in test_tokenizer_properties.py; this one is NT's own."""
-    assert NucleotideTransformerTokenizer()(batch)["input_ids"] == rust_only()(batch)["input_ids"]
+@given(st.lists(DNA, min_size=1, max_size=6), st.sampled_from([0, 2, 16]))
+def test_vectorised_path_equals_rust_pipeline_on_any_batch(batch, most_n_runs_one_by_one):
+    """The generic tokenizer properties live in test_tokenizer_properties.py; this one is NT's own. Sequences with
+    N are cut at their N runs up to a number of runs, and tokenized in one pass beyond: both ways are checked."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tokenization_dna, "_MOST_N_RUNS_ONE_BY_ONE", most_n_runs_one_by_one)
+        assert NucleotideTransformerTokenizer()(batch)["input_ids"] == rust_only()(batch)["input_ids"]

@@ -38,6 +38,29 @@ class InvalidSequenceError(ValueError):
         self.index, self.position, self.character, self.reason = index, position, character, reason
 
 
+class SpecialTokens:
+    """The special tokens a text may hold, found by one regex; `search` first checks (at C speed) that the text
+    holds the first character of one of them at all, which plain DNA never does."""
+
+    def __init__(self, tokens: frozenset[str]):
+        ordered = sorted(tokens, key=len, reverse=True)  # the longest first: "<mask>" before "<m"
+        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self.first_characters = {token[0] for token in tokens}
+
+    def search(self, text: str) -> re.Match | None:
+        if self.pattern is None or not any(character in text for character in self.first_characters):
+            return None
+        return self.pattern.search(text)
+
+    def finditer(self, text: str):
+        return iter(()) if self.search(text) is None else self.pattern.finditer(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _special_tokens(tokens: frozenset[str]) -> SpecialTokens:
+    return SpecialTokens(tokens)
+
+
 class DNATokenizer(TokenizersBackend):
     """Base of the dna_zoo tokenizers: cleans and checks every sequence before the Rust tokenizer sees it.
 
@@ -59,6 +82,7 @@ class DNATokenizer(TokenizersBackend):
             table.update({ord("U"): "T", ord("u"): "T"})
         self._translation = table
         self._invalid = re.compile(f"[^{re.escape(self.alphabet)}]")
+        self._alphabet_bytes = self.alphabet.encode("ascii")
 
     @functools.cached_property
     def longest_token_bases(self) -> int:
@@ -66,13 +90,12 @@ class DNATokenizer(TokenizersBackend):
         specials = set(self.all_special_tokens)
         return max(len(token) for token in self._tokenizer.get_vocab(with_added_tokens=False) if token not in specials)
 
-    def _special_token_pattern(self) -> re.Pattern:
+    def _special_token_pattern(self) -> "SpecialTokens":
         """Special tokens written in the text (`<mask>`, `[MASK]`) are kept; a one-character one (GENA's N-run
         token "-") is not: typed in a sequence it is an alignment gap, not a run of N."""
-        specials = sorted({str(t) for t in self.added_tokens_encoder if len(str(t)) > 1}, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, specials))) if specials else re.compile(r"(?!x)x")
+        return _special_tokens(frozenset(str(t) for t in self.added_tokens_encoder if len(str(t)) > 1))
 
-    def clean_sequence(self, text: str, index: int = 0, special_tokens: re.Pattern | None = None) -> str:
+    def clean_sequence(self, text: str, index: int = 0, special_tokens: SpecialTokens | None = None) -> str:
         """Upper-case and map a sequence by the input policy; raise on a character outside the alphabet."""
         if not isinstance(text, str):
             raise TypeError(f"sequence {index}: expected a string, got {type(text).__name__}")
@@ -86,6 +109,8 @@ class DNATokenizer(TokenizersBackend):
 
     def _clean_piece(self, piece: str, index: int, offset: int) -> str:
         cleaned = piece.translate(self._translation)
+        if cleaned.isascii() and not cleaned.encode("ascii").translate(None, self._alphabet_bytes):
+            return cleaned  # every character in the alphabet (a C-speed check; the regex below finds the culprit)
         bad = self._invalid.search(cleaned)
         if bad is not None:
             char = piece[bad.start()]
@@ -168,46 +193,68 @@ def kmer_vocabulary(layout: str = "v2", k: int = 6) -> list[str]:
     raise ValueError(f"layout must be 'v1' or 'v2', got {layout!r}")
 
 
-_SEPARATOR = "|"
-# Byte -> base code in itertools.product("ATCG") order; N is 4, the sequence separator 5.
-_BASE_CODE = torch.full((256,), 5, dtype=torch.int32)
-for _code, _base in enumerate("ATCGN"):
-    _BASE_CODE[ord(_base)] = _code
+# Byte -> base code in itertools.product("ATCG") order; N is 4 (cleaned sequences hold nothing else).
+_BASE_CODES = bytes.maketrans(b"ATCGN", bytes(range(5)))
 
 
-def kmer_token_ids(joined: str, k: int, first_kmer_id: int, first_base_id: int):
-    """Vectorised k-mer tokenization of cleaned sequences joined by "|" (and ended by one).
+_N_RUN = re.compile("N+")
+_MOST_N_RUNS_ONE_BY_ONE = 16  # a sequence with more N runs is tokenized in one vectorised pass instead
 
-    Returns, for every token in order, its id, the index of its sequence and its rank within that sequence,
-    plus the token count of each sequence. The tokens are those of the Rust pipeline (k-mers from the left of
-    each N-free run, leftover bases and each N alone), without <cls>.
+
+def kmer_token_ids(sequences: list[str], k: int, first_kmer_id: int, first_base_id: int) -> list[torch.Tensor]:
+    """Vectorised k-mer tokenization of cleaned sequences: for each, the (T,) ids of its tokens without <cls>.
+
+    The tokens are those of the Rust pipeline: k-mers from the left of each N-free run, the run's leftover bases
+    one by one, and each N alone. An N-free run costs a handful of tensor operations (its k-mers are one (m, k) x
+    (k,) product of base codes and powers of 4); a sequence with many N runs takes one pass over all its bases.
     """
-    codes = _BASE_CODE[torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).long()]  # (T,)
+    powers = 4 ** torch.arange(k - 1, -1, -1)  # (k,)
+    n_id = first_base_id + 4
+    ids = []
+    for sequence in sequences:
+        if not sequence:
+            ids.append(torch.zeros(0, dtype=torch.long))
+            continue
+        codes = torch.frombuffer(bytearray(sequence.encode("ascii").translate(_BASE_CODES)), dtype=torch.uint8)
+        codes = codes.long()  # (L,) 0-3 for A T C G, 4 for N
+        n_runs = list(_N_RUN.finditer(sequence)) if "N" in sequence else []
+        if len(n_runs) > _MOST_N_RUNS_ONE_BY_ONE:
+            ids.append(_ids_with_n_runs(codes, k, powers, first_kmer_id, first_base_id))
+            continue
+        pieces, start = [], 0
+        for run in n_runs:
+            pieces += [_run_ids(codes[start : run.start()], k, powers, first_kmer_id, first_base_id)]
+            pieces += [torch.full((run.end() - run.start(),), n_id)]
+            start = run.end()
+        pieces.append(_run_ids(codes[start:], k, powers, first_kmer_id, first_base_id))
+        ids.append(torch.cat(pieces) if len(pieces) > 1 else pieces[0])
+    return ids
+
+
+def _run_ids(codes: torch.Tensor, k: int, powers, first_kmer_id: int, first_base_id: int) -> torch.Tensor:
+    """(L,) codes of an N-free run -> ids of its k-mers from the left, then of its leftover bases."""
+    m = codes.numel() // k
+    return torch.cat([codes[: m * k].view(m, k) @ powers + first_kmer_id, codes[m * k :] + first_base_id])
+
+
+def _ids_with_n_runs(codes: torch.Tensor, k: int, powers, first_kmer_id: int, first_base_id: int) -> torch.Tensor:
+    """The ids of one sequence holding N: each base's place in its N-free run decides whether it starts a k-mer,
+    is a leftover base (or an N: single tokens both) or lies inside a k-mer."""
     length = codes.numel()
-    index = torch.arange(length, dtype=torch.int32)
+    index = torch.arange(length)
     is_base = codes < 4
-    previous_break = torch.cummax(torch.where(is_base, -1, index), 0).values  # last non-base at or before i
+    previous_break = torch.cummax(torch.where(is_base, -1, index), 0).values  # last N at or before i
     next_break = torch.cummin(torch.where(is_base, length, index).flip(0), 0).values.flip(0)
     offset = index - previous_break - 1  # position of a base within its N-free run
     run_length = next_break - previous_break - 1
     in_kmers = offset < run_length - run_length % k
     kmer_start = is_base & in_kmers & (offset % k == 0)
-    single = (is_base & ~in_kmers) | (codes == 4)
-    positions = torch.nonzero(kmer_start | single).squeeze(1)  # (N_tokens,)
-
-    ids = first_base_id + codes[positions].long()
+    positions = torch.nonzero(kmer_start | ~in_kmers | ~is_base).squeeze(1)  # (T,) where each token starts
+    ids = first_base_id + codes[positions]
     starts = kmer_start[positions]
-    kmer_positions = positions[starts]
-    value = torch.zeros_like(kmer_positions)
-    for j in range(k):
-        value = value * 4 + codes[kmer_positions + j].long()
-    ids[starts] = first_kmer_id + value
-
-    separators = (codes == 5).int()
-    sequence_index = (torch.cumsum(separators, 0, dtype=torch.long) - separators)[positions]
-    counts = torch.bincount(sequence_index, minlength=int(separators.sum()))
-    rank = torch.arange(positions.numel()) - (torch.cumsum(counts, 0) - counts)[sequence_index]
-    return ids, sequence_index, rank, counts
+    windows = torch.nn.functional.pad(codes, (0, k - 1)).unfold(0, k, 1)  # (L, k) view: k codes from each base
+    ids[starts] = windows[positions[starts]] @ powers + first_kmer_id
+    return ids
 
 
 # Options of a tokenizer call the vectorised path handles (any other value goes through the Rust pipeline).
@@ -347,10 +394,10 @@ class NucleotideTransformerTokenizer(DNATokenizer):
             for key, value in options.items()
         ):
             return None
-        joined = _SEPARATOR.join(texts) + _SEPARATOR
-        if self._special_token_pattern().search(joined):
+        special_tokens = self._special_token_pattern()
+        if any(special_tokens.search(t) for t in texts):
             return None
-        ids, sequence, rank, counts = kmer_token_ids(joined, self.k, *self._first_ids)
+        rows = kmer_token_ids(texts, self.k, *self._first_ids)  # (T_i,) each, without <cls>
 
         specials = 1 if options.get("add_special_tokens", True) else 0
         max_length = options.get("max_length")
@@ -359,48 +406,46 @@ class NucleotideTransformerTokenizer(DNATokenizer):
         )
         if truncate and max_length is not None:
             limit = max(max_length - specials, 0)
-            if self.truncation_side == "left":
-                drop = (counts - limit).clamp(min=0)[sequence]
-                keep = rank >= drop
-                rank = rank - drop
-            else:
-                keep = rank < limit
-            ids, sequence, rank = ids[keep], sequence[keep], rank[keep]
-            counts = counts.clamp(max=limit)
-        lengths = counts + specials  # (B,)
-        longest = int(lengths.max())
+            rows = [row[max(len(row) - limit, 0) :] if self.truncation_side == "left" else row[:limit] for row in rows]
+        lengths = [len(row) + specials for row in rows]
+        longest = max(lengths)
         if not truncate or max_length is None:
             self._eventual_warn_about_too_long_sequence(range(longest), max_length, options.get("verbose", True))
 
         # Each row is padded up to the target (rows already longer stay as they are, as in `tokenizers`).
         padding = options.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
-        padded = lengths
+        target = 0
         if padding != PaddingStrategy.DO_NOT_PAD:
             target = max_length if padding == PaddingStrategy.MAX_LENGTH and max_length is not None else longest
             multiple = options.get("pad_to_multiple_of")
             target = -(-target // multiple) * multiple if multiple else target
-            padded = lengths.clamp(min=target)
-        width = int(padded.max())
         pad_left = (options.get("padding_side") or self.padding_side) == "left"
-        start = padded - lengths if pad_left else torch.zeros_like(lengths)  # (B,) first real column of each row
-        input_ids = torch.full((len(texts), width), self.pad_token_id, dtype=torch.long)
-        input_ids[sequence, start[sequence] + rank + specials] = ids
-        if specials:
-            input_ids[torch.arange(len(texts)), start] = self.cls_token_id
-        columns = torch.arange(width)
-        attention_mask = ((columns >= start[:, None]) & (columns < (start + lengths)[:, None])).long()
+        padded = [max(target, length) for length in lengths]
+        return_tensors = options.get("return_tensors")
+        if return_tensors is not None:
+            if len(set(padded)) > 1:
+                return None  # the Rust path raises transformers' own error for ragged tensors
+            input_ids = torch.full((len(rows), padded[0]), self.pad_token_id, dtype=torch.long)
+            attention_mask = torch.zeros_like(input_ids)
+            for index, (row, length) in enumerate(zip(rows, lengths)):
+                start = padded[0] - length if pad_left else 0
+                input_ids[index, start + specials : start + length] = row
+                input_ids[index, start : start + specials] = self.cls_token_id
+                attention_mask[index, start : start + length] = 1
+        else:
+            cls = [self.cls_token_id] * specials
+            input_ids, attention_mask = [], []
+            for row, length, width in zip(rows, lengths, padded):
+                pad, ids, real = width - length, cls + row.tolist(), [1] * length
+                input_ids.append([self.pad_token_id] * pad + ids if pad_left else ids + [self.pad_token_id] * pad)
+                attention_mask.append([0] * pad + real if pad_left else real + [0] * pad)
 
         data = {"input_ids": input_ids}
         if options.get("return_attention_mask") is not False and "attention_mask" in self.model_input_names:
             data["attention_mask"] = attention_mask
-        return_tensors = options.get("return_tensors")
-        ragged = bool((padded != width).any())
         if return_tensors is not None:
-            if ragged:
-                return None  # the Rust path raises transformers' own error for ragged tensors
             return BatchEncoding(data, tensor_type=return_tensors)
-        rows = {key: [row[:n] for row, n in zip(value.tolist(), padded.tolist())] for key, value in data.items()}
-        return BatchEncoding(rows if batched else {key: value[0] for key, value in rows.items()})
+        return BatchEncoding(data if batched else {key: value[0] for key, value in data.items()})
 
     @property
     def embedded_vocab_size(self) -> int:
