@@ -121,6 +121,19 @@ def markdown(report: dict) -> str:
             f"| {row['benchmark']} | {row['workload']} | {row['implementation']} | {row['median_s']:.4f} | "
             f"{row['min_s']:.4f}..{row['max_s']:.4f} | {memory} | {rate} |"
         )
+    if report.get("efficiency"):
+        lines += [
+            "",
+            "## Efficiency against the machine's own limit",
+            "",
+            "| workload | implementation | GFLOP/s of matmuls | of torch's dense matmul rate on the same shapes |",
+            "| --- | --- | --- | --- |",
+        ]
+        for row in report["efficiency"]:
+            lines.append(
+                f"| {row['workload']} | {row['implementation']} | {row['gflops']:.0f} | "
+                f"{row['fraction_of_matmul_rate']:.0%} |"
+            )
     lines += ["", *[f"![{Path(p).stem}]({Path(p).name})" for p in report["plots"]]]
     return "\n".join(lines) + "\n"
 
@@ -163,6 +176,7 @@ def main(argv=None) -> dict:
         "quick": args.quick,
         "targets": REPORT["targets"],
         "timings": REPORT["timings"],
+        "efficiency": REPORT["efficiency"],
     }
     return write_report(report, stem)
 

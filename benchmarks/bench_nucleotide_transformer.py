@@ -21,7 +21,7 @@ import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
+from common import REPORT, interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer  # noqa: E402
 from dna_zoo.models.tokenization_dna import kmer_vocabulary  # noqa: E402
@@ -64,6 +64,26 @@ def make_batch(batch_size: int, length: int, device: str):
     return input_ids.to(device), torch.ones_like(input_ids).to(device), labels.to(device)
 
 
+def matmul_flops(model, batch: int, length: int) -> tuple[float, list[tuple[int, int, int]]]:
+    """Matmul FLOPs of one forward: every Linear (2 x tokens x in x out) plus attention's two L x L products
+    per layer (2 x 2 x B x L^2 x H), and the Linear shapes (tokens, in, out)."""
+    tokens = batch * length
+    shapes = [(tokens, m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    linear = sum(2 * t * i * o for t, i, o in shapes)
+    attention = 4 * batch * length**2 * model.config.hidden_size * model.config.num_hidden_layers
+    return float(linear + attention), shapes
+
+
+def dense_matmul_rate(shapes: list[tuple[int, int, int]], device: str, repeats: int = 3) -> float:
+    """FLOP/s of torch's dense matmul on the model's own Linear shapes, fp32: the machine's practical limit."""
+    operands = [(torch.randn(t, i, device=device), torch.randn(i, o, device=device)) for t, i, o in set(shapes)]
+    count = {shape: shapes.count(shape) for shape in set(shapes)}
+    timings = interleaved_timings({"matmul": lambda: [a @ b for a, b in operands]}, repeats=repeats, device=device)
+    seconds = timings["matmul"].median
+    flops_once = sum(2 * t * i * o for t, i, o in count)
+    return flops_once / seconds
+
+
 def model_benchmark(args) -> list[str]:
     reference, ours = build_models(args.layers, args.device)
     input_ids, attention_mask, labels = make_batch(args.batch, args.length, args.device)
@@ -91,7 +111,9 @@ def model_benchmark(args) -> list[str]:
         return run
 
     tokens = args.batch * args.length
-    lines = []
+    forward_flops, shapes = matmul_flops(ours, args.batch, args.length)
+    matmul_rate = dense_matmul_rate(shapes, args.device)
+    lines = [f"INFO  torch dense fp32 matmul on the model's Linear shapes: {matmul_rate / 1e9:.0f} GFLOP/s"]
     for workload, make, repeats in (
         ("forward", forward, args.repeats),
         ("train step", train_step, max(2, args.repeats // 2)),
@@ -105,6 +127,21 @@ def model_benchmark(args) -> list[str]:
             report_timing("nucleotide_transformer", workload, name, timing, memory[name], tokens)
         speed = timings["EsmForMaskedLM"].median / timings["dna_zoo"].median
         memory_ratio = memory["dna_zoo"] / memory["EsmForMaskedLM"]
+        flops = forward_flops * (3 if workload == "train step" else 1)  # backward: twice the forward's matmuls
+        for name, timing in timings.items():
+            achieved = flops / timing.median
+            lines.append(
+                f"INFO  NT {workload} {name}: {achieved / 1e9:.0f} GFLOP/s of matmuls, "
+                f"{achieved / matmul_rate:.0%} of torch's dense matmul rate on the same shapes"
+            )
+            REPORT["efficiency"].append(
+                {
+                    "workload": f"NT {workload}",
+                    "implementation": name,
+                    "gflops": achieved / 1e9,
+                    "fraction_of_matmul_rate": achieved / matmul_rate,
+                }
+            )
         lines.append(target_line(f"NT {workload} throughput vs EsmForMaskedLM", speed, 1.0, higher_is_better=True))
         lines.append(
             target_line(f"NT {workload} peak memory vs EsmForMaskedLM", memory_ratio, 1.0, higher_is_better=False)

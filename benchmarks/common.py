@@ -76,7 +76,7 @@ def interleaved_timings(fns: dict, repeats: int, warmup: int = 1, device: str = 
 
 
 # What the benchmarks measured in this process, for the harness's report (python -m benchmarks).
-REPORT: dict[str, list] = {"timings": [], "targets": []}
+REPORT: dict[str, list] = {"timings": [], "targets": [], "efficiency": []}  # efficiency: FLOP/s vs the matmul rate
 
 
 def report_timing(

@@ -16,6 +16,7 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
             "benchmarks",
             "trinity_dna",
             "long_inputs",
+            "nucleotide_transformer",
             "mfu",
             "--quick",
             "--device",
@@ -33,6 +34,10 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
     report = json.loads(report_path.read_text())
     rows = {(row["workload"], row["implementation"]) for row in report["timings"]}
     assert {("attention 1024", "multi-window"), ("attention 2048", "dense masked SDPA")} <= rows
+    efficiency = {(row["workload"], row["implementation"]): row for row in report["efficiency"]}
+    assert set(efficiency) == {(f"NT {w}", i) for w in ("forward", "train step") for i in ("EsmForMaskedLM", "dna_zoo")}
+    assert all(row["gflops"] > 0 and row["fraction_of_matmul_rate"] > 0 for row in efficiency.values())
+    assert "## Efficiency against the machine's own limit" in report_path.with_suffix(".md").read_text()
     for path in ("trinity_dna", "gena_lm block-sparse", "gena_lm recurrent"):  # every long-context path, by length
         assert {("forward 2048", path), ("forward 4096", path)} <= rows
     assert all(row["median_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"] for row in report["timings"])
