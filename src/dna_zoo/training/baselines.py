@@ -42,3 +42,36 @@ class KmerLogisticRegression:
 
     def predict_proba(self, sequences: list[str]) -> np.ndarray:
         return self.model.predict_proba(kmer_counts(sequences, self.k))
+
+
+def overlapping_kmer_counts(sequences: list[str], k: int = 6) -> np.ndarray:
+    """(4**k,) counts of the overlapping k-mers of all sequences together (k-mers holding N skipped), indexed in
+    the order of the NT vocabularies (itertools.product("ATCG")): every reading phase of every sequence."""
+    order = np.full(256, -1, dtype=np.int64)
+    for code, base in enumerate("ATCG"):
+        order[ord(base)] = order[ord(base.lower())] = code
+    weights, counts = 4 ** np.arange(k - 1, -1, -1), np.zeros(4**k, dtype=np.int64)
+    for sequence in sequences:
+        codes = order[np.frombuffer(sequence.encode(), dtype=np.uint8)]
+        if len(codes) >= k:
+            windows = np.lib.stride_tricks.sliding_window_view(codes, k)
+            counts += np.bincount(windows[(windows >= 0).all(1)] @ weights, minlength=4**k)
+    return counts
+
+
+class KmerFrequencyTable:
+    """The context-free baseline of a k-mer masked LM: a masked token is predicted by its k-mer's frequency in the
+    training sequences (every phase, add-one smoothed), whatever the context. A model that uses context must
+    lose fewer nats per masked token than this table does."""
+
+    def __init__(self, k: int = 6):
+        self.k = k
+
+    def fit(self, sequences: list[str]) -> "KmerFrequencyTable":
+        counts = overlapping_kmer_counts(sequences, self.k) + 1.0
+        self.log_probabilities = np.log(counts / counts.sum())  # (4**k,)
+        return self
+
+    def nats(self, kmer_indices: np.ndarray) -> np.ndarray:
+        """-log p of each k-mer (indices in itertools.product("ATCG") order)."""
+        return -self.log_probabilities[np.asarray(kmer_indices)]
