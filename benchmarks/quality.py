@@ -115,15 +115,14 @@ def masked_lm_against_kmer_table(genomes: Path, windows: int, seed: int) -> dict
     held_out = [w for w in (chromosome[s : s + 600].upper() for s in starts) if "N" not in w][:windows]
     encoded = tokenizer(held_out, return_tensors="pt")
     input_ids = encoded["input_ids"]  # (W, 101): <cls> and 100 6-mers
+    first_kmer, first_base = tokenizer.convert_tokens_to_ids(["A" * 6, "A"])
     generator = torch.Generator().manual_seed(seed)
-    masked = (torch.rand(input_ids.shape, generator=generator) < 0.15) & (
-        input_ids >= tokenizer.convert_tokens_to_ids("A" * 6)
-    )
-    masked &= input_ids < tokenizer.convert_tokens_to_ids("A")  # k-mer tokens only
+    is_kmer = (input_ids >= first_kmer) & (input_ids < first_base)
+    masked = (torch.rand(input_ids.shape, generator=generator) < 0.15) & is_kmer
     with torch.no_grad():
         logits = model(input_ids=input_ids.masked_fill(masked, tokenizer.mask_token_id)).logits
     model_nats = torch.nn.functional.cross_entropy(logits[masked], input_ids[masked]).item()
-    kmer_indices = (input_ids[masked] - tokenizer.convert_tokens_to_ids("A" * 6)).numpy()
+    kmer_indices = (input_ids[masked] - first_kmer).numpy()
     table_nats = float(table.nats(kmer_indices).mean())
     return {
         "windows": len(held_out),

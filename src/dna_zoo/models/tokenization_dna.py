@@ -56,9 +56,7 @@ class SpecialTokens:
         return iter(()) if self.search(text) is None else self.pattern.finditer(text)
 
 
-@functools.lru_cache(maxsize=64)
-def _special_tokens(tokens: frozenset[str]) -> SpecialTokens:
-    return SpecialTokens(tokens)
+_special_tokens = functools.lru_cache(maxsize=64)(SpecialTokens)  # one per set of special tokens
 
 
 class DNATokenizer(TokenizersBackend):
@@ -249,7 +247,7 @@ def _ids_with_n_runs(codes: torch.Tensor, k: int, powers, first_kmer_id: int, fi
     run_length = next_break - previous_break - 1
     in_kmers = offset < run_length - run_length % k
     kmer_start = is_base & in_kmers & (offset % k == 0)
-    positions = torch.nonzero(kmer_start | ~in_kmers | ~is_base).squeeze(1)  # (T,) where each token starts
+    positions = torch.nonzero(kmer_start | ~in_kmers).squeeze(1)  # (T,) each token's start (an N is never in_kmers)
     ids = first_base_id + codes[positions]
     starts = kmer_start[positions]
     windows = torch.nn.functional.pad(codes, (0, k - 1)).unfold(0, k, 1)  # (L, k) view: k codes from each base

@@ -5,24 +5,28 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-CODES = np.full(256, -1, dtype=np.int64)
-CODES[np.frombuffer(b"ACGT", dtype=np.uint8)] = np.arange(4)
-CODES[np.frombuffer(b"acgt", dtype=np.uint8)] = np.arange(4)
+CODES = np.full(256, -1, dtype=np.int64)  # base -> code in the order of the NT vocabularies (itertools.product)
+for _code, _base in enumerate("ATCG"):
+    CODES[ord(_base)] = CODES[ord(_base.lower())] = _code
+
+
+def overlapping_kmer_indices(sequence: str, k: int = 6) -> np.ndarray:
+    """The index (in itertools.product("ATCG") order) of every overlapping k-mer of a sequence, in every reading
+    phase; k-mers holding N or other letters are skipped."""
+    codes = CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)  # (L - k + 1, k)
+    return windows[(windows >= 0).all(1)] @ 4 ** np.arange(k - 1, -1, -1)
 
 
 def kmer_counts(sequences: list[str], k: int = 6) -> np.ndarray:
     """(N, 4**k) frequencies of the overlapping k-mers of each sequence (k-mers holding N or other letters are
     skipped), each row summing to 1 (0 for sequences shorter than k)."""
     out = np.zeros((len(sequences), 4**k), dtype=np.float32)
-    weights = 4 ** np.arange(k - 1, -1, -1)
     for row, sequence in enumerate(sequences):
-        codes = CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
-        if len(codes) < k:
-            continue
-        windows = np.lib.stride_tricks.sliding_window_view(codes, k)  # (L - k + 1, k)
-        valid = (windows >= 0).all(1)
-        out[row] = np.bincount(windows[valid] @ weights, minlength=4**k)
-        out[row] /= max(valid.sum(), 1)
+        indices = overlapping_kmer_indices(sequence, k)
+        out[row] = np.bincount(indices, minlength=4**k) / max(len(indices), 1)
     return out
 
 
@@ -45,18 +49,8 @@ class KmerLogisticRegression:
 
 
 def overlapping_kmer_counts(sequences: list[str], k: int = 6) -> np.ndarray:
-    """(4**k,) counts of the overlapping k-mers of all sequences together (k-mers holding N skipped), indexed in
-    the order of the NT vocabularies (itertools.product("ATCG")): every reading phase of every sequence."""
-    order = np.full(256, -1, dtype=np.int64)
-    for code, base in enumerate("ATCG"):
-        order[ord(base)] = order[ord(base.lower())] = code
-    weights, counts = 4 ** np.arange(k - 1, -1, -1), np.zeros(4**k, dtype=np.int64)
-    for sequence in sequences:
-        codes = order[np.frombuffer(sequence.encode(), dtype=np.uint8)]
-        if len(codes) >= k:
-            windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-            counts += np.bincount(windows[(windows >= 0).all(1)] @ weights, minlength=4**k)
-    return counts
+    """(4**k,) counts of the overlapping k-mers of all sequences together (see `overlapping_kmer_indices`)."""
+    return sum((np.bincount(overlapping_kmer_indices(s, k), minlength=4**k) for s in sequences), np.zeros(4**k))
 
 
 class KmerFrequencyTable:
