@@ -62,9 +62,10 @@ def _target_output(model, head: str, target: int):
     return forward
 
 
-def _embedded_strands(model, layer, input_ids, attention_mask) -> torch.Tensor:
-    """(S, T) ids the model's input-embedding layer receives for one input (1, T): S = 1, or S = 2 for a model that
-    also embeds the input's reverse complement (its `reverse_complement_ids`), which is checked, not assumed."""
+def _strand_ids(model, layer, input_ids, attention_mask):
+    """ids (1, T) -> (S, T): the ids the model's input-embedding layer receives for an input, S = 1, or S = 2 for a
+    model that also embeds the input's reverse complement (its `reverse_complement_ids`). Checked once on
+    `input_ids` by watching the layer during a forward, not assumed."""
     seen = []
     handle = layer.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     try:
@@ -73,13 +74,15 @@ def _embedded_strands(model, layer, input_ids, attention_mask) -> torch.Tensor:
     finally:
         handle.remove()
     embedded = torch.cat(seen)
-    if embedded.shape == input_ids.shape and torch.equal(embedded, input_ids):
-        return embedded
+    if torch.equal(embedded, input_ids):
+        return lambda ids: ids
     reverse_complement = getattr(model.base_model, "reverse_complement_ids", None)
-    if reverse_complement is not None and torch.equal(
-        embedded, torch.cat([input_ids, reverse_complement(input_ids, attention_mask)])
-    ):
-        return embedded
+
+    def both_strands(ids):
+        return torch.cat([ids, reverse_complement(ids, attention_mask)])
+
+    if reverse_complement is not None and torch.equal(embedded, both_strands(input_ids)):
+        return both_strands
     raise ValueError(
         f"{type(model).__name__} embeds other tokens than its input and its reverse complement: attributions "
         "through the input embeddings do not apply; use saturation_mutagenesis"
@@ -130,7 +133,8 @@ def attribute(
             f"({model.config.max_tokens}): explain a shorter region"
         )
     layer = model.get_input_embeddings()
-    strands = _embedded_strands(model, layer, input_ids, attention_mask)  # (S, T): what the layer embeds
+    strand_ids = _strand_ids(model, layer, input_ids, attention_mask)
+    strands = strand_ids(input_ids)  # (S, T): what the layer embeds
     with torch.no_grad():
         embeddings = layer(strands).flatten(0, 1)[None]  # (1, S * T, H)
         reference = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()[0]
@@ -163,7 +167,7 @@ def attribute(
             order[movable] = movable[torch.from_numpy(rng.permutation(len(movable)))]
             ids = input_ids[:, order.to(device)]
         with torch.no_grad():
-            baselines.append(layer(_embedded_strands(model, layer, ids, attention_mask)).flatten(0, 1)[None])
+            baselines.append(layer(strand_ids(ids)).flatten(0, 1)[None])
     with torch.no_grad():
         output = float(forward(embeddings)[0])
         baseline_output = float(np.mean([float(forward(baseline)[0]) for baseline in baselines]))
