@@ -10,6 +10,7 @@ published layout and the dna_zoo one; every CLI command and API function that ta
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 
 import transformers
@@ -17,6 +18,7 @@ from transformers import PreTrainedConfig
 
 from .auto import FAMILIES
 from .models.pretrained import HUB_KWARGS, ensure_resolvable, task_of
+from .sharding import has_shards, load_full_weights
 
 CONFIG_CLASSES = {config_class.model_type: config_class for config_class in FAMILIES}
 PRESETS = {family: config_class.presets for family, config_class in CONFIG_CLASSES.items()}
@@ -41,6 +43,7 @@ LAYOUTS = {
     "big_bird": "GENA-LM BigBird, transformers BigBird layout",
     "mixtral": "Mistral-DNA, transformers Mixtral layout",
     "mistral": "Mistral-DNA, transformers Mistral layout (dense)",
+    "dna_zoo-sharded": "dna_zoo sharded training checkpoint (FSDP, one weight file per process)",
 }
 
 
@@ -132,7 +135,8 @@ def detect_checkpoint(name_or_path: str | os.PathLike, **hub_kwargs) -> Checkpoi
     raw_config, _ = PreTrainedConfig.get_config_dict(path, **hub_kwargs)
     model_type = raw_config.get("model_type")
     if model_type in CONFIG_CLASSES:
-        return Checkpoint(path, CONFIG_CLASSES[model_type], "dna_zoo", raw_config)
+        layout = "dna_zoo-sharded" if os.path.isdir(path) and has_shards(path) else "dna_zoo"
+        return Checkpoint(path, CONFIG_CLASSES[model_type], layout, raw_config)
     for config_class in FAMILIES:
         fields = config_class.config_from_original(raw_config)  # raises for layouts it refuses, saying why
         if fields is not None:
@@ -164,7 +168,19 @@ def load_model(name_or_path: str | os.PathLike, task: str | None = None, **kwarg
     model_class = checkpoint.classes.get(getattr(transformers, TASKS[task]))
     if model_class is None:
         raise ValueError(f"the {checkpoint.family} family has no {task} model ({checkpoint.path})")
+    if checkpoint.layout == "dna_zoo-sharded":
+        with tempfile.TemporaryDirectory() as folder:
+            _gather_shards(checkpoint, folder)
+            return model_class.from_pretrained(folder, **kwargs)
     return model_class.from_pretrained(checkpoint.path, **kwargs)
+
+
+def _gather_shards(checkpoint: Checkpoint, folder: str) -> None:
+    """Save the model of a sharded training checkpoint, read on this one process, as a plain folder."""
+    model_class = checkpoint.classes[getattr(transformers, TASKS[checkpoint.own_task])]
+    model = model_class(checkpoint.config_class.from_pretrained(checkpoint.path))
+    load_full_weights(checkpoint.path, model)
+    model.save_pretrained(folder)
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, **kwargs):
