@@ -537,6 +537,17 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast precision (accelerate)"
     )
+    training.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="shard weights, gradients and optimizer state across the processes (FSDP2; launch with torchrun)",
+    )
+    training.add_argument(
+        "--rank-timeout",
+        type=positive(float),
+        default=300.0,
+        help="seconds a process of a distributed job may stay silent before the job stops, naming it",
+    )
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     training.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     training.set_defaults(run=pretrain_command)

@@ -24,7 +24,9 @@ from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES, load_config
 from ..data.windows import loss_mask, windows_dataset
 from ..plots import plot_curves
+from ..sharding import full_state_dict, load_shards, save_shards, shard_model, unsharded_copy
 from .runs import check_resumable, latest_checkpoint, owned_run, refuse_reuse, run_identity
+from .watchdog import RankWatch
 
 
 @dataclass
@@ -55,6 +57,8 @@ class PretrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     mixed_precision: str = "no"  # "bf16" / "fp16" on GPU
+    fsdp: bool = False  # shard weights, gradients and optimizer state across the processes (FSDP2, any device)
+    rank_timeout: float = 300.0  # seconds a process of a distributed job may stay silent before the job is stopped
     config_overrides: dict = field(default_factory=dict)
 
 
@@ -191,11 +195,20 @@ def pretrain(config: PretrainConfig, resume: bool = False, stop_at: int | None =
         cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
     )
     # one job at a time in an output folder; --overwrite clears the earlier run first
-    with owned_run(config.output_dir, identity, overwrite and not resume, accelerator):
-        return _train(config, accelerator, checkpoint if resume else None, stop_at)
+    # a process that dies or hangs stops the job, naming it (rather than the others waiting in a collective)
+    watch = RankWatch(
+        config.output_dir,
+        accelerator.process_index,
+        accelerator.num_processes,
+        config.rank_timeout,
+        lambda: latest_checkpoint(config.output_dir),
+        accelerator.wait_for_everyone,
+    )
+    with owned_run(config.output_dir, identity, overwrite and not resume, accelerator), watch:
+        return _train(config, accelerator, checkpoint if resume else None, stop_at, watch)
 
 
-def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at: int | None) -> dict:
+def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at: int | None, watch: RankWatch) -> dict:
     """The training loop of `pretrain`, from scratch or from `checkpoint`."""
     set_seed(config.seed)
     model, tokenizer, causal = build_model(config)
@@ -225,13 +238,24 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
         validation, batch_size=config.batch_size, collate_fn=collate(tokenizer)
     )
     masker = Masker(config, tokenizer, model.config.vocab_size, causal)
+    if config.fsdp:
+        if accelerator.num_processes < 2:
+            raise ValueError("fsdp shards across processes: launch with torchrun --nproc_per_node N (N >= 2)")
+        model = shard_model(model.to(accelerator.device), config.mixed_precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # the scheduler is stepped here once per optimizer step (accelerate's would step once per process)
     scheduler = get_scheduler(config.lr_scheduler, optimizer, config.warmup_steps, config.steps)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    accelerator.register_for_checkpointing(scheduler)
+    if config.fsdp:  # sharded by shard_model: accelerate would wrap it in DDP
+        loader = accelerator.prepare(loader)
+    else:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
 
     step, losses, evaluations = 0, [], []
     if checkpoint:
         accelerator.load_state(checkpoint)
+        if config.fsdp:
+            load_shards(checkpoint, model, optimizer)
         with open(os.path.join(checkpoint, "progress.json")) as handle:
             progress = json.load(handle)
         step, losses, evaluations = progress["step"], progress["losses"], progress.get("validation", [])
@@ -250,12 +274,14 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
                 # a micro-batch with no label (all soft-masked, or no token drawn) gives NaN: train on nothing instead
                 loss = outputs.loss if (batch["labels"] != -100).any() else outputs.logits.sum() * 0.0
                 accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+                if accelerator.sync_gradients:
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
             if not accelerator.sync_gradients:
                 continue
             step += 1
+            watch.step = step
             losses.append(accelerator.gather(loss.detach()).mean().item())
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
@@ -266,7 +292,8 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
                 evaluations.append([step, evaluate(model, validation_loader, masker, accelerator.device)])
                 bar.write(f"step {step}: validation loss {evaluations[-1][1]:.4f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
-                _save_checkpoint(accelerator, config, {"step": step, "losses": losses, "validation": evaluations})
+                progress = {"step": step, "losses": losses, "validation": evaluations}
+                _save_checkpoint(accelerator, config, progress, model, optimizer, tokenizer)
             if step >= config.steps or step == stop_at:
                 break
         if step == stop_at:
@@ -275,10 +302,14 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
     result = {"step": step, "losses": losses, "validation": evaluations, "model": accelerator.unwrap_model(model)}
     if step < config.steps:
         return result
-    state_dict = accelerator.get_state_dict(model)  # every rank takes part: under FSDP this gathers the shards
+    # every process takes part: a sharded model's layers are gathered
+    state_dict = full_state_dict(model) if config.fsdp else accelerator.get_state_dict(model)
     if accelerator.is_main_process:
         final = os.path.join(config.output_dir, "final")
-        result["model"].save_pretrained(final, state_dict=state_dict)
+        if config.fsdp:  # a plain model of the gathered weights, whose tied weights are saved once
+            unsharded_copy(result["model"], state_dict).save_pretrained(final)
+        else:
+            result["model"].save_pretrained(final, state_dict=state_dict)
         tokenizer.save_pretrained(final)
         with open(os.path.join(config.output_dir, "losses.json"), "w") as handle:
             json.dump({"config": asdict(config), "losses": losses, "validation": evaluations}, handle)
@@ -297,14 +328,21 @@ def plot_loss_curve(losses: list[float], evaluations: list, path: str, smoothing
     return plot_curves(series, path, "step", "loss", "pretraining loss")
 
 
-def _save_checkpoint(accelerator, config: PretrainConfig, progress: dict) -> None:
-    """Write checkpoint-<step> atomically: everything goes to a temporary folder, renamed when complete."""
+def _save_checkpoint(accelerator, config: PretrainConfig, progress: dict, model, optimizer, tokenizer) -> None:
+    """Write checkpoint-<step> atomically: everything goes to a temporary folder, renamed when complete (by the
+    main process, once every process has written its part)."""
     final = os.path.join(config.output_dir, f"checkpoint-{progress['step']}")
     temporary = final + ".partial"
     if accelerator.is_main_process and os.path.exists(temporary):
         shutil.rmtree(temporary)
     accelerator.wait_for_everyone()
-    accelerator.save_state(temporary)
+    accelerator.save_state(temporary)  # RNG states and the scheduler; the model and optimizer unless sharded
+    if config.fsdp:  # each process its shard, beside what `dna-zoo convert` needs to make a plain folder of it
+        save_shards(temporary, model, optimizer)
+        if accelerator.is_main_process:
+            model.config.save_pretrained(temporary)
+            tokenizer.save_pretrained(temporary)
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         with open(os.path.join(temporary, "progress.json"), "w") as handle:
             json.dump(progress, handle)

@@ -67,9 +67,15 @@ def _stamp(value):
     return value if isinstance(value, (str, int, float, bool, dict, type(None))) else repr(value)
 
 
+# Settings that do not change what a run computes: a resume may change them.
+NOT_IDENTITY = {"output_dir", "rank_timeout"}
+
+
 def run_identity(config) -> dict:
-    """What makes a run the same run: every setting of its config but `output_dir`, its input files included."""
-    return json.loads(json.dumps({key: _stamp(value) for key, value in asdict(config).items() if key != "output_dir"}))
+    """What makes a run the same run: every setting of its config but where it writes and how long it waits for a
+    silent process (NOT_IDENTITY), its input files included."""
+    settings = {key: _stamp(value) for key, value in asdict(config).items() if key not in NOT_IDENTITY}
+    return json.loads(json.dumps(settings))
 
 
 def check_resumable(output_dir: str, identity: dict, checkpoint: str | None) -> None:
