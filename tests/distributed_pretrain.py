@@ -1,31 +1,23 @@
-"""Run by test_pretrain.py under torchrun: each rank pretrains and saves its weights for comparison."""
+"""Run by the distributed tests under torchrun: every rank pretrains the runs of the JSON argument one after another
+(each a dict of PretrainConfig fields, with "resume": true to continue one). After a data-parallel run each rank
+saves its weights (rank<N>.pt), to show the ranks agree; a sharded run's ranks each hold a part only."""
 
+import json
 import os
 import sys
 
 import torch
+from accelerate import PartialState
 
 from dna_zoo.training import PretrainConfig, pretrain
 
-output_dir, fasta = sys.argv[1], sys.argv[2]
-result = pretrain(
-    PretrainConfig(
-        family="nucleotide_transformer",
-        preset="tiny",
-        fasta=[fasta],
-        output_dir=output_dir,
-        window=300,
-        steps=4,
-        batch_size=4,
-        checkpoint_every=2,
-    )
-)
-rank = int(os.environ.get("RANK", 0))
-from accelerate import PartialState  # noqa: E402
-
-state = PartialState()
-weights = {name: tensor.detach().clone() for name, tensor in result["model"].state_dict().items()}
-torch.save(
-    {"world": state.num_processes, "losses": result["losses"], "weights": weights},
-    os.path.join(output_dir, f"rank{rank}.pt"),
-)
+for run in json.loads(sys.argv[1]):
+    resume = run.pop("resume", False)
+    result = pretrain(PretrainConfig(**run), resume=resume)
+    if not run.get("fsdp"):
+        state = PartialState()
+        weights = {name: tensor.detach().clone() for name, tensor in result["model"].state_dict().items()}
+        torch.save(
+            {"world": state.num_processes, "losses": result["losses"], "weights": weights},
+            os.path.join(run["output_dir"], f"rank{state.process_index}.pt"),
+        )
