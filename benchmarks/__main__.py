@@ -1,11 +1,11 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
 NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, long_inputs, mfu, genome_embedding,
-ism, quality (default: all but quality, which trains 18 models and runs on its own in under 30 minutes). Each benchmark
-compares dna_zoo with the reference on the same weights and inputs in one process (interleaved repetitions after a
-warm-up, median and spread, peak memory per run) and checks its targets as PASS / FAIL lines. The run writes
-benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios per family;
-time and memory against length on log-log axes).
+ism, sharding, quality (default: all but quality, which trains 18 models and runs on its own in under 30 minutes).
+Each benchmark compares dna_zoo with the reference on the same weights and inputs in one process (interleaved
+repetitions after a warm-up, median and spread, peak memory per run) and checks its targets as PASS / FAIL lines.
+The run writes benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios
+per family; time and memory against length on log-log axes).
 """
 
 import argparse
@@ -35,6 +35,7 @@ MODULES = {
     "mfu": "bench_mfu",
     "genome_embedding": "bench_genome_embedding",
     "ism": "bench_ism",
+    "sharding": "bench_sharding",
     "quality": "quality",
 }
 QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are not the recorded figures
@@ -58,6 +59,7 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "mfu": [],
     "genome_embedding": ["--quick"],
     "ism": ["--length", "60"],
+    "sharding": ["--layers", "1", "--window", "600", "--steps", "2"],
     "quality": ["--seeds", "0", "--train-windows", "150", "--test-windows", "100", "--epochs", "1"],
 }
 

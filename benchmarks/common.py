@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 
-def _rss_kib(field_name: str) -> int:
+def rss_kib(field_name: str) -> int:
     with open("/proc/self/status") as status:
         return int(re.search(rf"{field_name}:\s+(\d+)", status.read()).group(1))
 
@@ -41,9 +41,9 @@ def peak_memory_mib(fn, device: str = "cpu") -> float:
     _release_freed_memory()
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset the peak (VmHWM) to the current RSS
-    before = _rss_kib("VmRSS")
+    before = rss_kib("VmRSS")
     fn()
-    return (_rss_kib("VmHWM") - before) / 1024
+    return (rss_kib("VmHWM") - before) / 1024
 
 
 @dataclass
