@@ -259,6 +259,8 @@ def finetune_command(args) -> None:
         max_length=args.max_length,
         too_long=args.too_long,
         seed=args.seed,
+        fsdp=args.fsdp,
+        rank_timeout=args.rank_timeout,
     )
     result = finetune(config, resume=args.resume, overwrite=args.overwrite)
     for split, metrics in result["metrics"].items():
@@ -371,6 +373,21 @@ def add_explanation_arguments(parser, columns: str, plots: str) -> None:
     parser.add_argument("--gff", help="GFF/BED of genes drawn under the track plot")
     parser.add_argument("--feature", default="CDS", help="GFF feature type drawn (e.g. CDS, gene)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def add_distributed_arguments(parser) -> None:
+    """The options of a training command run on several processes (under torchrun)."""
+    parser.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="shard weights, gradients and optimizer state across the processes (FSDP2; launch with torchrun)",
+    )
+    parser.add_argument(
+        "--rank-timeout",
+        type=positive(float),
+        default=300.0,
+        help="seconds a process of a distributed job may stay silent before the job stops, naming it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -537,17 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast precision (accelerate)"
     )
-    training.add_argument(
-        "--fsdp",
-        action="store_true",
-        help="shard weights, gradients and optimizer state across the processes (FSDP2; launch with torchrun)",
-    )
-    training.add_argument(
-        "--rank-timeout",
-        type=positive(float),
-        default=300.0,
-        help="seconds a process of a distributed job may stay silent before the job stops, naming it",
-    )
+    add_distributed_arguments(training)
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     training.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     training.set_defaults(run=pretrain_command)
@@ -581,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument(
         "--seed", type=non_negative(int), default=0, help="seeds the new head, any adapter and the data order"
     )
+    add_distributed_arguments(tuning)
     tuning.add_argument("--resume", action="store_true", help="continue from the newest Trainer checkpoint")
     tuning.add_argument("--overwrite", action="store_true", help="start over in an output dir with checkpoints")
     tuning.set_defaults(run=finetune_command)

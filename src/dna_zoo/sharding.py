@@ -19,6 +19,7 @@ from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
     get_state_dict,
+    set_model_state_dict,
     set_state_dict,
 )
 from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
@@ -53,10 +54,14 @@ def full_state_dict(model: torch.nn.Module) -> dict:
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
+def plain_class(model: torch.nn.Module) -> type:
+    """The class of `model` before sharding (fully_shard swaps it for a subclass)."""
+    return next(cls for cls in type(model).__mro__ if not issubclass(cls, FSDPModule))
+
+
 def unsharded_copy(model: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
     """A plain (unsharded) model of `model`'s class holding `state_dict` (from `full_state_dict`)."""
-    model_class = next(cls for cls in type(model).__mro__ if not issubclass(cls, FSDPModule))
-    plain = model_class(model.config)
+    plain = plain_class(model)(model.config)
     plain.load_state_dict(state_dict)
     return plain
 
@@ -67,8 +72,14 @@ def save_shards(folder: str, model: torch.nn.Module, optimizer: torch.optim.Opti
     dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=os.path.join(folder, SHARDS))
 
 
-def load_shards(folder: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """Read `save_shards`' files back into a model sharded like the one that wrote them (collective)."""
+def load_shards(folder: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Read `save_shards`' files back into a model sharded like the one that wrote them, and into its optimizer
+    unless None (collective)."""
+    if optimizer is None:
+        state = {"model": get_model_state_dict(model)}
+        dcp.load(state, checkpoint_id=os.path.join(folder, SHARDS))
+        set_model_state_dict(model, state["model"])
+        return
     model_state, optimizer_state = get_state_dict(model, optimizer)
     state = {"model": model_state, "optimizer": optimizer_state}
     dcp.load(state, checkpoint_id=os.path.join(folder, SHARDS))

@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from accelerate import PartialState
 from datasets import Dataset
+from peft import PeftModel
 from transformers import (
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -29,10 +31,13 @@ from ..data.tables import DataError, check_table, location, read_table
 from ..inference.embeddings import check_vocabulary
 from ..inference.resolution import bases_to_tokens
 from ..models import InvalidSequenceError
+from ..sharding import has_shards, shard_model
 from .curves import plot_finetuning
 from .metrics import BEST_METRIC, metrics_for
 from .peft_presets import ia3_config, lora_config
 from .runs import check_resumable, latest_checkpoint, owned_run, refuse_reuse, run_identity
+from .sharded_trainer import ShardedTraining
+from .watchdog import RankWatch
 
 DEFAULT_LEARNING_RATE = {None: 5e-5, "ia3": 3e-3, "lora": 5e-4}  # full fine-tuning, NT-paper IA3, LoRA
 
@@ -61,6 +66,8 @@ class FinetuneConfig:
     seed: int = 0
     merge: bool = True  # with peft, also save the merged plain model in output_dir/merged
     dataloader_workers: int = 0
+    fsdp: bool = False  # shard weights, gradients and optimizer state across the processes (FSDP2; full fine-tuning)
+    rank_timeout: float = 300.0  # seconds a process of a distributed job may stay silent before the job is stopped
 
 
 class WeightedTrainer(Trainer):
@@ -81,6 +88,37 @@ class WeightedTrainer(Trainer):
         else:
             loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weights)
         return (loss, outputs) if return_outputs else loss
+
+    # Trainer reads a checkpoint's weight file into the model as it is, not strictly: weights saved under other
+    # names than the model's (Mistral-DNA's experts, saved one per expert in Mixtral's layout) would silently keep
+    # their current values on resume and when loading the best checkpoint. from_pretrained converts them.
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if isinstance(self.model, PeftModel):  # an adapter (and head), under its own names
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        self._load_weights(resume_from_checkpoint)
+
+    def _load_best_model(self) -> None:
+        if isinstance(self.model, PeftModel):
+            return super()._load_best_model()
+        self._load_weights(self.state.best_model_checkpoint)
+
+    def _load_weights(self, checkpoint: str) -> None:
+        saved = type(self.model).from_pretrained(checkpoint, dtype=self.model.dtype)
+        self.model.load_state_dict(saved.state_dict())
+
+
+class ShardedWeightedTrainer(ShardedTraining, WeightedTrainer):
+    """WeightedTrainer of a model sharded by `shard_model`."""
+
+
+class WatchedSteps(TrainerCallback):
+    """Tells the rank watch the step reached (named in its stop line)."""
+
+    def __init__(self, watch: RankWatch):
+        self.watch = watch
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.watch.step = state.global_step
 
 
 def _label_space(config: FinetuneConfig, classes) -> dict:
@@ -177,6 +215,12 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     metrics.json: loss_curve.png, validation_<metric>.png and, for binary classification, roc_curve.png and
     pr_curve.png.
     """
+    on_cpu = not torch.cuda.is_available()
+    state = PartialState(cpu=on_cpu)  # under torchrun: joins the process group (as TrainingArguments would)
+    if config.fsdp and config.peft:
+        raise ValueError("fsdp shards full fine-tuning: a peft adapter trains too few weights to need it (drop one)")
+    if config.fsdp and state.num_processes < 2:
+        raise ValueError("fsdp shards across processes: launch with torchrun --nproc_per_node N (N >= 2)")
     checkpoint = latest_complete_checkpoint(config.output_dir)
     refuse_reuse(config.output_dir, resume, overwrite, checkpoint)
     identity = run_identity(config)
@@ -214,6 +258,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         if config.peft not in presets:
             raise ValueError(f"peft must be one of {sorted(presets)} or None, got {config.peft!r}")
         model = get_peft_model(model, presets[config.peft](model))
+    if config.fsdp:
+        model = shard_model(model.to(state.device))
     has_validation = "validation" in data
     strategy = "steps" if config.eval_steps else "epoch"
     best = "eval_" + BEST_METRIC[config.task]
@@ -237,7 +283,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         report_to=[],
         seed=config.seed,
         dataloader_num_workers=config.dataloader_workers,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=on_cpu,
     )
     collator = (DataCollatorForTokenClassification if config.task == "token" else DataCollatorWithPadding)(tokenizer)
     callbacks = (
@@ -245,20 +291,30 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         if has_validation and config.early_stopping_patience
         else []
     )
-    trainer = WeightedTrainer(
+    trainer = (ShardedWeightedTrainer if config.fsdp else WeightedTrainer)(
         model=model,
         args=arguments,
         train_dataset=data["train"],
         eval_dataset=data.get("validation"),
         data_collator=collator,
+        processing_class=tokenizer,  # saved with each checkpoint
         compute_metrics=metrics_for(config.task),
         callbacks=callbacks,
         class_weights=weights,
         task=config.task,
     )
-    state = PartialState()
+    # a process that dies or hangs stops the job, naming it (rather than the others waiting in a collective)
+    watch = RankWatch(
+        config.output_dir,
+        state.process_index,
+        state.num_processes,
+        config.rank_timeout,
+        lambda: latest_complete_checkpoint(config.output_dir),
+        state.wait_for_everyone,
+    )
+    trainer.add_callback(WatchedSteps(watch))
     # one job at a time in an output folder; --overwrite clears the earlier run first
-    with owned_run(config.output_dir, identity, overwrite and not resume, state, complete_checkpoint):
+    with owned_run(config.output_dir, identity, overwrite and not resume, state, complete_checkpoint), watch:
         trainer.train(resume_from_checkpoint=checkpoint if resume else None)
         trainer.remove_callback(EarlyStoppingCallback)  # the final evaluations below are not part of training
         predictions = {
@@ -266,24 +322,38 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
         }
         metrics = {name: output.metrics for name, output in predictions.items()}
         final = os.path.join(config.output_dir, "final")
-        plain = trainer.model
-        if config.peft:
-            trainer.model.save_pretrained(final)  # adapter + trained head
-            plain = trainer.model.merge_and_unload() if config.merge else None
-        if plain is not None:
-            plain.config.dna_zoo_metrics = {name: _rounded(values) for name, values in metrics.items()}
-            plain.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
-            tokenizer.save_pretrained(os.path.join(config.output_dir, "merged") if config.peft else final)
-        if config.peft:
-            tokenizer.save_pretrained(final)
-        with open(os.path.join(config.output_dir, "metrics.json"), "w") as handle:
-            settings = {
-                k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v)
-                for k, v in asdict(config).items()
-            }
-            json.dump({"config": settings, "metrics": metrics, "log": trainer.state.log_history}, handle, indent=1)
-        plots = plot_finetuning(config.output_dir, trainer.state.log_history, config.task, predictions)
+        _save_final(config, trainer, tokenizer, metrics, final, state.is_main_process)
+        plots = []
+        if state.is_main_process:
+            with open(os.path.join(config.output_dir, "metrics.json"), "w") as handle:
+                settings = {
+                    k: v if isinstance(v, (str, int, float, list, type(None))) else repr(v)
+                    for k, v in asdict(config).items()
+                }
+                log = {"config": settings, "metrics": metrics, "log": trainer.state.log_history}
+                json.dump(log, handle, indent=1)
+            plots = plot_finetuning(config.output_dir, trainer.state.log_history, config.task, predictions)
+        state.wait_for_everyone()  # every process returns once the files are there
         return {"metrics": metrics, "trainer": trainer, "model_dir": final, "plots": plots}
+
+
+def _save_final(config: FinetuneConfig, trainer: Trainer, tokenizer, metrics: dict, final: str, main: bool) -> None:
+    """The trained model (or adapter + head, and the merged model) with the tokenizer, written by the main process
+    (every process calls this: a sharded model's layers are gathered)."""
+    if config.peft and main:
+        trainer.model.save_pretrained(final)  # adapter + trained head
+        tokenizer.save_pretrained(final)
+    plain = (trainer.model.merge_and_unload() if config.merge else None) if config.peft else trainer.model
+    if plain is None:
+        return
+    plain.config.dna_zoo_metrics = {name: _rounded(values) for name, values in metrics.items()}
+    folder = os.path.join(config.output_dir, "merged") if config.peft else final
+    if config.fsdp:
+        trainer.save_model(folder)
+    elif main:
+        plain.save_pretrained(folder)
+    if main:
+        tokenizer.save_pretrained(folder)
 
 
 # The weights a Trainer checkpoint holds: a whole model, or a peft adapter (with its trained head).
@@ -293,14 +363,15 @@ CHECKPOINT_WEIGHTS = {"model.safetensors", "pytorch_model.bin", "adapter_model.s
 def complete_checkpoint(path: str) -> bool:
     """Whether a Trainer checkpoint was written to the end and not half deleted. Trainer writes checkpoint-N in
     place, trainer_state.json last, and deletes old ones with rmtree: a folder without a readable state, its
-    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is not complete."""
+    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is not complete. A
+    sharded one is complete with its shards' index (written once every process has written its shard)."""
     try:
         with open(os.path.join(path, "trainer_state.json")) as handle:
             json.load(handle)
     except (OSError, ValueError):
         return False
     names = set(os.listdir(path))
-    return "optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)
+    return ("optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)) or has_shards(path)
 
 
 def latest_complete_checkpoint(output_dir: str) -> str | None:
