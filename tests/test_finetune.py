@@ -273,3 +273,38 @@ def test_a_byte_order_mark_is_not_part_of_a_bed_record_name(tmp_path):
     bed = tmp_path / "genes.bed"
     bed.write_bytes("\ufeffchr1\t10\t20\tg1\t0\t+\n".encode())
     assert read_intervals(bed) == {"chr1": [(10, 20, "+")]}
+
+
+def test_resume_and_the_best_checkpoint_restore_every_weight_of_a_mistral_dna_model(tmp_path, coding):
+    """Trainer reads a checkpoint's weight file into the model without converting it: Mistral-DNA's experts (saved
+    one per expert, Mixtral's layout) kept their current values on resume and when the best checkpoint was loaded."""
+    import torch
+
+    from dna_zoo import MistralDNAForCausalLM, MistralDNATokenizer
+    from dna_zoo.checkpoints import load_model
+
+    model = tmp_path / "mistral"
+    MistralDNAForCausalLM(config_from_preset("mistral_dna", "tiny")).save_pretrained(model)
+    MistralDNATokenizer().save_pretrained(model)
+    train, validation = coding["train"].select(range(64)), coding["test"].select(range(32))
+
+    def same_weights(a, b):
+        a, b = load_model(str(a)).state_dict(), load_model(str(b)).state_dict()
+        return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+    settings = dict(train=train, epochs=2, eval_steps=2, early_stopping_patience=None)
+    best = run(tmp_path, str(model), "best", validation=validation, **settings)["trainer"].state.best_model_checkpoint
+    assert not best.endswith("checkpoint-8")  # guard: the best checkpoint is not the last one
+    assert same_weights(tmp_path / "best" / "final", best)
+
+    run(tmp_path, str(model), "whole", **settings)  # 8 steps, checkpoints 6 and 8 kept
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    for name in ("checkpoint-8", "final"):  # as if killed after checkpoint 6
+        shutil.rmtree(tmp_path / "cut" / name)
+    finetune(
+        FinetuneConfig(
+            model=str(model), output_dir=str(tmp_path / "cut"), batch_size=16, learning_rate=1e-3, **settings
+        ),
+        resume=True,
+    )
+    assert same_weights(tmp_path / "cut" / "final", tmp_path / "whole" / "final")
