@@ -28,16 +28,27 @@ class GeluMLP(nn.Module):
 
 
 class SwiGLUMLP(nn.Module):
-    """Fused gate/up projection Linear(H, 2I); the FIRST half is the gate: silu(x1) * x2 -> Linear(I, H)."""
+    """Fused gate/up projection Linear(H, 2I); the FIRST half is the gate: silu(x1) * x2 -> Linear(I, H).
 
-    def __init__(self, hidden_size: int, intermediate_size: int, bias: bool = False):
+    `hidden_act` "gelu" makes it GeGLU (DNABERT-2); `down_bias` (default: `bias`) sets the output bias alone.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        bias: bool = False,
+        hidden_act: str = "silu",
+        down_bias: bool | None = None,
+    ):
         super().__init__()
         self.gate_up_proj = nn.Linear(hidden_size, 2 * intermediate_size, bias=bias)
-        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        self.act = activation(hidden_act)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias if down_bias is None else down_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)  # (B, L, I) each
-        return self.down_proj(nn.functional.silu(gate) * up)
+        return self.down_proj(self.act(gate) * up)
 
 
 class MaskedLMHead(nn.Module):
