@@ -8,6 +8,7 @@ import transformers
 from transformers import AutoConfig, AutoTokenizer
 
 from .models import (
+    modeling_dnabert2,
     modeling_gena_lm,
     modeling_mistral_dna,
     modeling_nucleotide_transformer,
@@ -15,7 +16,13 @@ from .models import (
     tokenization_dna,
 )
 
-MODELING_MODULES = (modeling_gena_lm, modeling_mistral_dna, modeling_nucleotide_transformer, modeling_trinity_dna)
+MODELING_MODULES = (
+    modeling_gena_lm,
+    modeling_mistral_dna,
+    modeling_nucleotide_transformer,
+    modeling_trinity_dna,
+    modeling_dnabert2,
+)
 
 
 def _family(module) -> tuple[type, dict]:

@@ -1,9 +1,16 @@
 """Model, config and tokenizer files. Flat on purpose: each file can travel to the Hub as remote code."""
 
+from .configuration_dnabert2 import DNABERT2Config
 from .configuration_gena_lm import GenaLMConfig
 from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .configuration_trinity_dna import TrinityDNAConfig
+from .modeling_dnabert2 import (
+    DNABERT2ForMaskedLM,
+    DNABERT2ForSequenceClassification,
+    DNABERT2ForTokenClassification,
+    DNABERT2Model,
+)
 from .modeling_gena_lm import (
     GenaLMForMaskedLM,
     GenaLMForSequenceClassification,
@@ -31,6 +38,7 @@ from .modeling_trinity_dna import (
 )
 from .pretrained import CheckpointKeyError
 from .tokenization_dna import (
+    DNABERT2Tokenizer,
     GenaLMTokenizer,
     InvalidSequenceError,
     MistralDNATokenizer,
@@ -40,6 +48,12 @@ from .tokenization_dna import (
 
 __all__ = [
     "CheckpointKeyError",
+    "DNABERT2Config",
+    "DNABERT2ForMaskedLM",
+    "DNABERT2ForSequenceClassification",
+    "DNABERT2ForTokenClassification",
+    "DNABERT2Model",
+    "DNABERT2Tokenizer",
     "GenaLMConfig",
     "GenaLMForMaskedLM",
     "GenaLMForSequenceClassification",

@@ -5,6 +5,7 @@ This file travels to the Hub as remote code: it imports only transformers and it
 """
 
 from .attention import BlockSparseLayout
+from .configuration_dnabert2 import is_dnabert2_config
 from .pretrained import DNAConfig
 
 
@@ -92,7 +93,7 @@ SPARSE_KEYS = ("sparse_config_cls", "sparse_attention", "sparse_config_file")
 def config_from_original(raw: dict) -> dict | None:
     """Translate a GENA BERT-fork config (`model_type: bert`) or a transformers BigBird one (`big_bird`)."""
     model_type = raw.get("model_type")
-    if model_type not in ("bert", "big_bird"):
+    if model_type not in ("bert", "big_bird") or is_dnabert2_config(raw):
         return None
     fields = {key: raw[key] for key in _COMMON_FIELDS if key in raw}
     fields["attention_dropout"] = raw.get("attention_probs_dropout_prob", 0.1)

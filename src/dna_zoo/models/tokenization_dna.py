@@ -579,6 +579,18 @@ class MistralDNATokenizer(DNABPETokenizer):
         super().__init__(*args, bos_token=bos_token, eos_token=eos_token, **kwargs)
 
 
+class DNABERT2Tokenizer(DNABPETokenizer):
+    """DNABERT-2 tokenizer: BPE over DNA (`[UNK] [CLS] [SEP] [PAD] [MASK]`, then bases and merges), whitespace
+    pre-tokenizer, template `[CLS] A [SEP]`.
+
+    `DNABERT2Tokenizer.from_pretrained(path)` reads the published tokenizer.json with its own pipeline. With no
+    arguments it loads dna_zoo's own 4096-token vocabulary of the same layout (trained on bacterial genomes, shared
+    with Mistral-DNA), NOT the published one: a model trained with one vocabulary needs that vocabulary.
+    """
+
+    default_vocabulary = "mistral_dna_bpe.json"
+
+
 class GenaLMTokenizer(DNABPETokenizer):
     """GENA-LM tokenizer: BPE with `[UNK] [CLS] [SEP] [PAD] [MASK]` and "-" (special), the published pipeline:
     strip, runs of 10 or more N become one "-" token, split on "-", BERT template with token type ids for pairs.
@@ -680,6 +692,7 @@ class TrinityDNATokenizer(DNATokenizer):
 
 # The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
 TOKENIZERS = {
+    "dnabert2": DNABERT2Tokenizer,
     "gena_lm": GenaLMTokenizer,
     "mistral_dna": MistralDNATokenizer,
     "nucleotide_transformer": NucleotideTransformerTokenizer,
@@ -689,6 +702,7 @@ TOKENIZERS = {
 
 __all__ = [
     "TOKENIZERS",
+    "DNABERT2Tokenizer",
     "GenaLMTokenizer",
     "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",
