@@ -9,14 +9,19 @@ only (peft's own Mixtral IA3 default, `w2`, would match nothing there).
 
 from peft import IA3Config, LoraConfig, TaskType
 
-# model_type -> (feed-forward modules whose input IA3 rescales, LoRA targets)
+# model_type -> (attention modules whose output IA3 rescales, feed-forward modules whose input it rescales, LoRA
+# targets)
+KEYS_VALUES = ["k_proj", "v_proj"]
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 TARGETS = {
-    "nucleotide_transformer": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
-    "gena_lm": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
-    "trinity_dna": (["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
-    "mistral_dna": (["mlp.down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]),
+    "nucleotide_transformer": (KEYS_VALUES, ["down_proj"], ATTENTION),
+    "gena_lm": (KEYS_VALUES, ["down_proj"], ATTENTION),
+    "trinity_dna": (KEYS_VALUES, ["down_proj"], ATTENTION),
+    "mistral_dna": (KEYS_VALUES, ["mlp.down_proj"], ATTENTION),
+    # one fused q/k/v projection (the published Wqkv): IA3 rescales queries too, LoRA adapts all three at once
+    "dnabert2": (["Wqkv"], ["down_proj"], ["Wqkv", "o_proj"]),
 }
-HEADS = ("classifier", "score")  # task heads: trained in full and saved with the adapter
+HEADS = ("pooler", "classifier", "score")  # task heads: trained in full and saved with the adapter
 TASKS = {
     "ForSequenceClassification": TaskType.SEQ_CLS,
     "ForTokenClassification": TaskType.TOKEN_CLS,
@@ -35,29 +40,33 @@ def _family(model):
     return TARGETS[model.config.model_type]
 
 
+def _heads(model) -> list[str]:
+    return [head for head in HEADS if getattr(model, head, None) is not None]
+
+
 def ia3_config(model, **overrides) -> IA3Config:
     """IA3 as in the NT paper: rescale keys, values and the feed-forward intermediate activation (the input of the
     down projection); the task head is trained and saved with the adapter. Paper recipe: Adam, lr 3e-3, batch 8."""
-    feedforward, _ = _family(model)
-    targets = ["k_proj", "v_proj", *feedforward]
+    attention, feedforward, _ = _family(model)
+    targets = [*attention, *feedforward]
     settings = dict(
         task_type=_task(model),
         target_modules=targets,
         feedforward_modules=feedforward,
-        modules_to_save=[head for head in HEADS if hasattr(model, head)],
+        modules_to_save=_heads(model),
     )
     return IA3Config(**{**settings, **overrides})
 
 
 def lora_config(model, r: int = 16, alpha: int = 32, dropout: float = 0.05, **overrides) -> LoraConfig:
     """LoRA on the attention projections (Mistral-DNA fine-tuning used r 16 on attention); head saved with it."""
-    _, targets = _family(model)
+    _, _, targets = _family(model)
     settings = dict(
         task_type=_task(model),
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=targets,
-        modules_to_save=[head for head in HEADS if hasattr(model, head)],
+        modules_to_save=_heads(model),
     )
     return LoraConfig(**{**settings, **overrides})
