@@ -17,6 +17,7 @@ FAMILIES = {
     "mistral_dna": (dna_zoo.MistralDNAModel, dna_zoo.MistralDNAConfig, dna_zoo.MistralDNATokenizer),
     "gena_lm": (dna_zoo.GenaLMModel, dna_zoo.GenaLMConfig, dna_zoo.GenaLMTokenizer),
     "trinity_dna": (dna_zoo.TrinityDNAModel, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer),
+    "dnabert2": (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
 }
 SEQUENCES = [
     "ACGTACGTTGCAAGGCT",  # 17 bases: not a multiple of 6
@@ -29,7 +30,7 @@ SEQUENCES = [
 def family(name):
     model_class, config_class, tokenizer_class = FAMILIES[name]
     torch.manual_seed(0)
-    overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name == "gena_lm" else {}
+    overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name in ("gena_lm", "dnabert2") else {}
     return model_class(config_class.from_preset("tiny", **overrides)).eval(), tokenizer_class()
 
 

@@ -306,8 +306,9 @@ def test_attention_maps_per_base_share_each_key_token_among_its_bases():
         ("gena_lm", "tiny-bigbird", 1500),
         ("trinity_dna", "tiny", 120),
         ("mistral_dna", "tiny", 90),
+        ("dnabert2", "tiny", 200),
     ],
-    ids=["gena-dense", "gena-block-sparse", "trinity-windows", "mistral"],
+    ids=["gena-dense", "gena-block-sparse", "trinity-windows", "mistral", "dnabert2-alibi"],
 )
 def test_attention_maps_of_every_family(family, preset, bases):
     """Each family returns its weights (block-sparse and windowed ones as dense arrays): every base's row sums to
@@ -316,9 +317,12 @@ def test_attention_maps_of_every_family(family, preset, bases):
 
     torch.manual_seed(0)
     model = transformers.AutoModel.from_config(dna_zoo.config_from_preset(family, preset)).eval()
-    tokenizer = {"gena_lm": dna_zoo.GenaLMTokenizer, "trinity_dna": dna_zoo.TrinityDNATokenizer}.get(
-        family, dna_zoo.MistralDNATokenizer
-    )()
+    tokenizers = {
+        "gena_lm": dna_zoo.GenaLMTokenizer,
+        "trinity_dna": dna_zoo.TrinityDNATokenizer,
+        "dnabert2": dna_zoo.DNABERT2Tokenizer,
+    }
+    tokenizer = tokenizers.get(family, dna_zoo.MistralDNATokenizer)()
     sequence = "".join(np.random.default_rng(1).choice(list("ACGT"), bases))
     implementation = model.config._attn_implementation
     maps = attention_maps(model, tokenizer, sequence)

@@ -16,6 +16,7 @@ FAMILIES = {
     "trinity_dna": (dna_zoo.TrinityDNAForSequenceClassification, dna_zoo.TrinityDNAConfig),
     "mistral_dna": (dna_zoo.MistralDNAForSequenceClassification, dna_zoo.MistralDNAConfig),
     "mistral_dna_dense": (dna_zoo.MistralDNAForSequenceClassification, dna_zoo.MistralDNAConfig),
+    "dnabert2": (dna_zoo.DNABERT2ForSequenceClassification, dna_zoo.DNABERT2Config),
 }
 
 
@@ -23,7 +24,7 @@ def classifier(name, preset="tiny"):
     model_class, config_class = FAMILIES[name]
     torch.manual_seed(0)
     preset = "tiny-dense" if name == "mistral_dna_dense" else preset
-    overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name == "gena_lm" else {}
+    overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name in ("gena_lm", "dnabert2") else {}
     return model_class(config_class.from_preset(preset, num_labels=2, **overrides)).eval()
 
 

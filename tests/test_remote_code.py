@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from dna_zoo import (
+    DNABERT2Config,
+    DNABERT2ForMaskedLM,
+    DNABERT2Tokenizer,
     GenaLMConfig,
     GenaLMForMaskedLM,
     GenaLMTokenizer,
@@ -34,6 +37,7 @@ FAMILIES = {
     "mistral_dna": (MistralDNAForCausalLM, MistralDNAConfig, MistralDNATokenizer, "AutoModelForCausalLM"),
     "gena_lm": (GenaLMForMaskedLM, GenaLMConfig, GenaLMTokenizer, "AutoModelForMaskedLM"),
     "trinity_dna": (TrinityDNAForMaskedLM, TrinityDNAConfig, TrinityDNATokenizer, "AutoModelForMaskedLM"),
+    "dnabert2": (DNABERT2ForMaskedLM, DNABERT2Config, DNABERT2Tokenizer, "AutoModelForMaskedLM"),
 }
 
 LOADER = textwrap.dedent(

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dna_zoo import GenaLMTokenizer, MistralDNATokenizer, NucleotideTransformerTokenizer, TrinityDNATokenizer
+from dna_zoo import (
+    DNABERT2Tokenizer,
+    GenaLMTokenizer,
+    MistralDNATokenizer,
+    NucleotideTransformerTokenizer,
+    TrinityDNATokenizer,
+)
 
 TOKENIZERS = {
     "nucleotide_transformer_v2": NucleotideTransformerTokenizer(),
@@ -14,6 +20,7 @@ TOKENIZERS = {
     "mistral_dna": MistralDNATokenizer(),
     "trinity_dna": TrinityDNATokenizer(),
     "gena_lm": GenaLMTokenizer(),
+    "dnabert2": DNABERT2Tokenizer(),
 }
 # What decode(encode(s), skip_special_tokens=True) gives back: s upper-cased, except GENA's runs of 10 or more N,
 # which are one special "-" token.
