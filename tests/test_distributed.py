@@ -5,6 +5,7 @@ dead or hung rank stops the job with one line naming it, and a two-node launch e
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from dna_zoo.checkpoints import detect_checkpoint, load_model
 from dna_zoo.data import interval_windows, read_intervals
 from dna_zoo.sharding import shard_model
 from dna_zoo.training import FinetuneConfig, PretrainConfig, finetune, pretrain
+from dna_zoo.training.finetune import complete_checkpoint
 from dna_zoo.training.watchdog import RankWatch
 
 LAMBDA = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
@@ -189,6 +191,18 @@ def test_sharded_fine_tuning_equals_data_parallel_fine_tuning(reference, family)
         assert not best.endswith("checkpoint-8")  # guard: loading the best checkpoint changes the weights
         final = load_model(str(folder / "final")).state_dict()
         assert max_difference(final, load_model(best).state_dict()) == 0, folder
+
+
+def test_a_sharded_checkpoint_is_complete_only_with_every_shard(reference, tmp_path):
+    """What resume and the stop line take for a checkpoint: its trainer state and every shard its index names (a
+    save killed before the index, or a checkpoint half deleted by the rotation, is passed over)."""
+    copy = tmp_path / "checkpoint-8"
+    shutil.copytree(reference / f"tune-{FAMILIES[0]}-fsdp" / "checkpoint-8", copy)
+    assert complete_checkpoint(str(copy))
+    (copy / "model_shards" / "__1_0.distcp").unlink()
+    assert not complete_checkpoint(str(copy))
+    (copy / "model_shards" / ".metadata").unlink()
+    assert not complete_checkpoint(str(copy))
 
 
 def test_sigkill_of_one_rank_while_fine_tuning_then_resume_gives_the_uninterrupted_weights(reference, tmp_path):

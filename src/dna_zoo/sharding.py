@@ -11,6 +11,7 @@ DEST` writes a plain `save_pretrained` folder from it.
 """
 
 import os
+import pickle
 import warnings
 
 import torch
@@ -87,7 +88,15 @@ def load_shards(folder: str, model: torch.nn.Module, optimizer: torch.optim.Opti
 
 
 def has_shards(folder: str) -> bool:
-    return os.path.isfile(os.path.join(folder, SHARDS, ".metadata"))
+    """Whether `folder` holds a whole sharded checkpoint: its index (written once every process has written its
+    shard) and every shard file the index names (a checkpoint half deleted by a rotation lacks some)."""
+    shards = os.path.join(folder, SHARDS)
+    try:
+        index = dcp.FileSystemReader(shards).read_metadata()
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return False
+    files = {item.relative_path for item in (index.storage_data or {}).values()}
+    return all(os.path.isfile(os.path.join(shards, name)) for name in files)
 
 
 def load_full_weights(folder: str, model: torch.nn.Module) -> None:

@@ -25,6 +25,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..checkpoints import load_model, load_tokenizer
 from ..data.tables import DataError, check_table, location, read_table
@@ -88,6 +89,17 @@ class WeightedTrainer(Trainer):
         else:
             loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weights)
         return (loss, outputs) if return_outputs else loss
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Trainer's checkpoint, then a marker once every process has written its part: the main process writes
+        trainer_state.json while the others may still be writing their RNG states (or a sharded model's
+        shards), so that file alone does not show a checkpoint is whole."""
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            with open(os.path.join(self._get_output_dir(trial=trial), name, COMPLETE), "w"):
+                pass
 
     # Trainer reads a checkpoint's weight file into the model as it is, not strictly: weights saved under other
     # names than the model's (Mistral-DNA's experts, saved one per expert in Mixtral's layout) would silently keep
@@ -356,21 +368,26 @@ def _save_final(config: FinetuneConfig, trainer: Trainer, tokenizer, metrics: di
         tokenizer.save_pretrained(folder)
 
 
+# Written into a Trainer checkpoint once every process has finished writing it.
+COMPLETE = "dna_zoo_complete"
 # The weights a Trainer checkpoint holds: a whole model, or a peft adapter (with its trained head).
 CHECKPOINT_WEIGHTS = {"model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin"}
 
 
 def complete_checkpoint(path: str) -> bool:
     """Whether a Trainer checkpoint was written to the end and not half deleted. Trainer writes checkpoint-N in
-    place, trainer_state.json last, and deletes old ones with rmtree: a folder without a readable state, its
-    weights or its optimizer state (a kill while writing it, or while the rotation deleted it) is not complete. A
-    sharded one is complete with its shards' index (written once every process has written its shard)."""
+    place and deletes old ones with rmtree: a folder without the marker written once every process has finished
+    it (`WeightedTrainer._save_checkpoint`), a readable state, its weights or its optimizer state (a kill while
+    writing it, or while the rotation deleted it) is not complete; a sharded one needs every shard its index names.
+    """
     try:
         with open(os.path.join(path, "trainer_state.json")) as handle:
             json.load(handle)
     except (OSError, ValueError):
         return False
     names = set(os.listdir(path))
+    if COMPLETE not in names:
+        return False
     return ("optimizer.pt" in names and bool(names & CHECKPOINT_WEIGHTS)) or has_shards(path)
 
 
