@@ -1,7 +1,8 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
-NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, sweep, long_inputs, mfu, genome_embedding,
-ism, sharding, quality (default: all but quality, which trains 18 models and runs on its own in under 30 minutes).
+NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, dnabert2, sweep, long_inputs, mfu,
+genome_embedding, ism, sharding, quality (default: all but quality, which trains 18 models and runs on its own in
+under 30 minutes).
 Each benchmark compares dna_zoo with the reference on the same weights and inputs in one process (interleaved
 repetitions after a warm-up, median and spread, peak memory per run) and checks its targets as PASS / FAIL lines.
 The run writes benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios
@@ -30,6 +31,7 @@ MODULES = {
     "mistral_dna": "bench_mistral_dna",
     "gena_lm": "bench_gena_lm",
     "trinity_dna": "bench_trinity_dna",
+    "dnabert2": "bench_dnabert2",
     "sweep": "bench_sweep",
     "long_inputs": "bench_long_inputs",
     "mfu": "bench_mfu",
@@ -54,6 +56,7 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "mistral_dna": ["--layers", "1", "--batch", "1", "--length", "128", "--repeats", "2"],
     "gena_lm": ["--layers", "1", "--batch", "1", "--repeats", "2"],
     "trinity_dna": ["--lengths", "1024", "2048", "--repeats", "2"],
+    "dnabert2": ["--layers", "1", "--batch", "2", "--length", "128", "--repeats", "2"],
     "sweep": ["--quick", "--repeats", "2"],
     "long_inputs": ["--lengths", "2048", "4096"],
     "mfu": [],
