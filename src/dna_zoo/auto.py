@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoTokenizer
 from .models import (
     modeling_dnabert2,
     modeling_gena_lm,
+    modeling_hyena_dna,
     modeling_mistral_dna,
     modeling_nucleotide_transformer,
     modeling_trinity_dna,
@@ -22,6 +23,7 @@ MODELING_MODULES = (
     modeling_nucleotide_transformer,
     modeling_trinity_dna,
     modeling_dnabert2,
+    modeling_hyena_dna,
 )
 
 

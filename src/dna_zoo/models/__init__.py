@@ -2,6 +2,7 @@
 
 from .configuration_dnabert2 import DNABERT2Config
 from .configuration_gena_lm import GenaLMConfig
+from .configuration_hyena_dna import HyenaDNAConfig
 from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .configuration_trinity_dna import TrinityDNAConfig
@@ -19,6 +20,7 @@ from .modeling_gena_lm import (
     GenaLMRMTForSequenceClassification,
     GenaLMRMTForTokenClassification,
 )
+from .modeling_hyena_dna import HyenaDNAForCausalLM, HyenaDNAForSequenceClassification, HyenaDNAModel
 from .modeling_mistral_dna import (
     MistralDNAForCausalLM,
     MistralDNAForSequenceClassification,
@@ -40,6 +42,7 @@ from .pretrained import CheckpointKeyError
 from .tokenization_dna import (
     DNABERT2Tokenizer,
     GenaLMTokenizer,
+    HyenaDNATokenizer,
     InvalidSequenceError,
     MistralDNATokenizer,
     NucleotideTransformerTokenizer,
@@ -62,6 +65,11 @@ __all__ = [
     "GenaLMRMTForSequenceClassification",
     "GenaLMRMTForTokenClassification",
     "GenaLMTokenizer",
+    "HyenaDNAConfig",
+    "HyenaDNAForCausalLM",
+    "HyenaDNAForSequenceClassification",
+    "HyenaDNAModel",
+    "HyenaDNATokenizer",
     "MistralDNAConfig",
     "MistralDNAForCausalLM",
     "MistralDNAForSequenceClassification",

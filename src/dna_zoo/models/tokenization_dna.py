@@ -656,6 +656,7 @@ class TrinityDNATokenizer(DNATokenizer):
     model_input_names = ["input_ids", "attention_mask"]
     model = WordLevel
     complement = dict(COMPLEMENT, N="N")
+    vocabulary = VOCABULARY  # the tokens in id order
 
     def __init__(
         self,
@@ -668,7 +669,7 @@ class TrinityDNATokenizer(DNATokenizer):
         sep_token: str = "[SEP]",
         **kwargs,
     ):
-        vocab = vocab or {token: i for i, token in enumerate(VOCABULARY)}
+        vocab = vocab or {token: i for i, token in enumerate(self.vocabulary)}
         self.alphabet = "".join(base for base in "ACGTN" if base in vocab)
         self._setup_input_policy(iupac, kwargs.setdefault("rna", "error"))
         self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=str(unk_token)))
@@ -690,9 +691,18 @@ class TrinityDNATokenizer(DNATokenizer):
         return "".join(self.complement[base] for base in reversed(self.clean_sequence(sequence)))
 
 
+class HyenaDNATokenizer(TrinityDNATokenizer):
+    """Single-nucleotide tokenizer of HyenaDNA, in the id order of the authors' character tokenizer: `[CLS]`0
+    `[SEP]`1 `[BOS]`2 `[MASK]`3 `[PAD]`4 `[RESERVED]`5 `[UNK]`6, then A C G T N (7-11). No special token is added,
+    so token i is base i; pad on the right (the model is causal)."""
+
+    vocabulary = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N")
+
+
 # The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
 TOKENIZERS = {
     "dnabert2": DNABERT2Tokenizer,
+    "hyena_dna": HyenaDNATokenizer,
     "gena_lm": GenaLMTokenizer,
     "mistral_dna": MistralDNATokenizer,
     "nucleotide_transformer": NucleotideTransformerTokenizer,
@@ -703,6 +713,7 @@ TOKENIZERS = {
 __all__ = [
     "TOKENIZERS",
     "DNABERT2Tokenizer",
+    "HyenaDNATokenizer",
     "GenaLMTokenizer",
     "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",
