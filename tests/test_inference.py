@@ -18,6 +18,7 @@ FAMILIES = {
     "gena_lm": (dna_zoo.GenaLMModel, dna_zoo.GenaLMConfig, dna_zoo.GenaLMTokenizer),
     "trinity_dna": (dna_zoo.TrinityDNAModel, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer),
     "dnabert2": (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
+    "hyena_dna": (dna_zoo.HyenaDNAModel, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer),
 }
 SEQUENCES = [
     "ACGTACGTTGCAAGGCT",  # 17 bases: not a multiple of 6
@@ -31,6 +32,7 @@ def family(name):
     model_class, config_class, tokenizer_class = FAMILIES[name]
     torch.manual_seed(0)
     overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name in ("gena_lm", "dnabert2") else {}
+    overrides = {"embedding_dropout": 0.0} if name == "hyena_dna" else overrides
     return model_class(config_class.from_preset("tiny", **overrides)).eval(), tokenizer_class()
 
 

@@ -17,6 +17,7 @@ FAMILIES = {
     "mistral_dna": (dna_zoo.MistralDNAForSequenceClassification, dna_zoo.MistralDNAConfig),
     "mistral_dna_dense": (dna_zoo.MistralDNAForSequenceClassification, dna_zoo.MistralDNAConfig),
     "dnabert2": (dna_zoo.DNABERT2ForSequenceClassification, dna_zoo.DNABERT2Config),
+    "hyena_dna": (dna_zoo.HyenaDNAForSequenceClassification, dna_zoo.HyenaDNAConfig),
 }
 
 
@@ -25,6 +26,7 @@ def classifier(name, preset="tiny"):
     torch.manual_seed(0)
     preset = "tiny-dense" if name == "mistral_dna_dense" else preset
     overrides = {"hidden_dropout": 0.0, "attention_dropout": 0.0} if name in ("gena_lm", "dnabert2") else {}
+    overrides = {"embedding_dropout": 0.0} if name == "hyena_dna" else overrides
     return model_class(config_class.from_preset(preset, num_labels=2, **overrides)).eval()
 
 

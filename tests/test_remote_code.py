@@ -15,6 +15,9 @@ from dna_zoo import (
     GenaLMConfig,
     GenaLMForMaskedLM,
     GenaLMTokenizer,
+    HyenaDNAConfig,
+    HyenaDNAForCausalLM,
+    HyenaDNATokenizer,
     MistralDNAConfig,
     MistralDNAForCausalLM,
     MistralDNATokenizer,
@@ -38,6 +41,7 @@ FAMILIES = {
     "gena_lm": (GenaLMForMaskedLM, GenaLMConfig, GenaLMTokenizer, "AutoModelForMaskedLM"),
     "trinity_dna": (TrinityDNAForMaskedLM, TrinityDNAConfig, TrinityDNATokenizer, "AutoModelForMaskedLM"),
     "dnabert2": (DNABERT2ForMaskedLM, DNABERT2Config, DNABERT2Tokenizer, "AutoModelForMaskedLM"),
+    "hyena_dna": (HyenaDNAForCausalLM, HyenaDNAConfig, HyenaDNATokenizer, "AutoModelForCausalLM"),
 }
 
 LOADER = textwrap.dedent(

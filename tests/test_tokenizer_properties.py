@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from dna_zoo import (
     DNABERT2Tokenizer,
     GenaLMTokenizer,
+    HyenaDNATokenizer,
     MistralDNATokenizer,
     NucleotideTransformerTokenizer,
     TrinityDNATokenizer,
@@ -21,6 +22,7 @@ TOKENIZERS = {
     "trinity_dna": TrinityDNATokenizer(),
     "gena_lm": GenaLMTokenizer(),
     "dnabert2": DNABERT2Tokenizer(),
+    "hyena_dna": HyenaDNATokenizer(),
 }
 # What decode(encode(s), skip_special_tokens=True) gives back: s upper-cased, except GENA's runs of 10 or more N,
 # which are one special "-" token.
