@@ -171,7 +171,7 @@ def test_published_layout_matches_multimolecule_on_the_same_weights(tmp_path):
 def test_the_one_loader_tells_dnabert2_from_gena_and_saves_dna_zoos_layout(tmp_path):
     published_checkpoint(tmp_path / "published")
     checkpoint = detect_checkpoint(str(tmp_path / "published"))
-    assert checkpoint.family == "dnabert2" and checkpoint.layout == "bert-alibi"
+    assert checkpoint.family == "dnabert_2" and checkpoint.layout == "bert-alibi"
     model = load_model(str(tmp_path / "published"))
     model.save_pretrained(tmp_path / "saved")
     assert detect_checkpoint(str(tmp_path / "saved")).layout == "dna_zoo"
@@ -199,3 +199,13 @@ def test_alibi_runs_past_the_starting_size_and_padding_changes_nothing():
             ids, mask = padded_batch([sequence])
             alone = model(input_ids=ids, attention_mask=mask).last_hidden_state[0]
             assert torch.allclose(batch[row, : ids.shape[1]], alone, atol=1e-5)
+
+
+def test_multimolecule_installed_beside_dna_zoo_takes_none_of_its_auto_classes(tmp_path):
+    """multimolecule registers its own "dnabert2" and "hyenadna" model types: dna_zoo's are other names."""
+    import multimolecule.models  # noqa: F401  (registers its Auto classes)
+    from transformers import AutoConfig
+
+    DNABERT2ForMaskedLM(DNABERT2Config.from_preset("tiny")).save_pretrained(tmp_path)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is DNABERT2Config
+    assert type(AutoModelForMaskedLM.from_pretrained(tmp_path)) is DNABERT2ForMaskedLM

@@ -306,7 +306,7 @@ def test_attention_maps_per_base_share_each_key_token_among_its_bases():
         ("gena_lm", "tiny-bigbird", 1500),
         ("trinity_dna", "tiny", 120),
         ("mistral_dna", "tiny", 90),
-        ("dnabert2", "tiny", 200),
+        ("dnabert_2", "tiny", 200),
     ],
     ids=["gena-dense", "gena-block-sparse", "trinity-windows", "mistral", "dnabert2-alibi"],
 )
@@ -320,7 +320,7 @@ def test_attention_maps_of_every_family(family, preset, bases):
     tokenizers = {
         "gena_lm": dna_zoo.GenaLMTokenizer,
         "trinity_dna": dna_zoo.TrinityDNATokenizer,
-        "dnabert2": dna_zoo.DNABERT2Tokenizer,
+        "dnabert_2": dna_zoo.DNABERT2Tokenizer,
     }
     tokenizer = tokenizers.get(family, dna_zoo.MistralDNATokenizer)()
     sequence = "".join(np.random.default_rng(1).choice(list("ACGT"), bases))

@@ -143,7 +143,7 @@ def detect_checkpoint(name_or_path: str | os.PathLike, **hub_kwargs) -> Checkpoi
         fields = config_class.config_from_original(raw_config)  # raises for layouts it refuses, saying why
         if fields is not None:
             layout = "esm-swiglu" if fields.get("mlp_type") == "swiglu" else model_type
-            if config_class.model_type == "dnabert2":  # a "bert" config, told apart by its ALiBi
+            if config_class.model_type == "dnabert_2":  # a "bert" config, told apart by its ALiBi
                 layout = "bert-alibi"
             return Checkpoint(path, config_class, layout, raw_config)
     raise ValueError(

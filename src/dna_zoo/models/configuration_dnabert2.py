@@ -80,7 +80,7 @@ class DNABERT2Config(DNAConfig):
     presets = PRESETS
     unverified_presets = UNVERIFIED_PRESETS
     config_from_original = staticmethod(config_from_original)
-    model_type = "dnabert2"
+    model_type = "dnabert_2"  # multimolecule registers "dnabert2" with the Auto classes
 
     def __init__(
         self,

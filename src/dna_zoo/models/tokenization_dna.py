@@ -701,7 +701,7 @@ class HyenaDNATokenizer(TrinityDNATokenizer):
 
 # The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
 TOKENIZERS = {
-    "dnabert2": DNABERT2Tokenizer,
+    "dnabert_2": DNABERT2Tokenizer,
     "hyena_dna": HyenaDNATokenizer,
     "gena_lm": GenaLMTokenizer,
     "mistral_dna": MistralDNATokenizer,

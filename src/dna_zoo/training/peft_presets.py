@@ -19,7 +19,7 @@ TARGETS = {
     "trinity_dna": (KEYS_VALUES, ["down_proj"], ATTENTION),
     "mistral_dna": (KEYS_VALUES, ["mlp.down_proj"], ATTENTION),
     # one fused q/k/v projection (the published Wqkv): IA3 rescales queries too, LoRA adapts all three at once
-    "dnabert2": (["Wqkv"], ["down_proj"], ["Wqkv", "o_proj"]),
+    "dnabert_2": (["Wqkv"], ["down_proj"], ["Wqkv", "o_proj"]),
     # no attention: IA3 rescales the Hyena operator's input projection (gates and value), LoRA adapts it and its
     # output projection
     "hyena_dna": (["in_proj"], ["down_proj"], ["in_proj", "out_proj"]),
