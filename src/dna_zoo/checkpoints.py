@@ -142,9 +142,7 @@ def detect_checkpoint(name_or_path: str | os.PathLike, **hub_kwargs) -> Checkpoi
     for config_class in FAMILIES:
         fields = config_class.config_from_original(raw_config)  # raises for layouts it refuses, saying why
         if fields is not None:
-            layout = "esm-swiglu" if fields.get("mlp_type") == "swiglu" else model_type
-            if config_class.model_type == "dnabert_2":  # a "bert" config, told apart by its ALiBi
-                layout = "bert-alibi"
+            layout = "esm-swiglu" if fields.get("mlp_type") == "swiglu" else config_class.published_layout or model_type
             return Checkpoint(path, config_class, layout, raw_config)
     raise ValueError(
         f"{path}: unknown checkpoint layout (model_type {model_type!r}); dna_zoo loads its own folders and the "

@@ -80,6 +80,7 @@ class DNABERT2Config(DNAConfig):
     presets = PRESETS
     unverified_presets = UNVERIFIED_PRESETS
     config_from_original = staticmethod(config_from_original)
+    published_layout = "bert-alibi"  # a "bert" config, told apart from GENA-LM's by its ALiBi
     model_type = "dnabert_2"  # multimolecule registers "dnabert2" with the Auto classes
 
     def __init__(

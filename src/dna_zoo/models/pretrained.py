@@ -261,6 +261,7 @@ class DNAConfig(PreTrainedConfig):
 
     presets = {}  # name -> field values (no annotation: configs are dataclasses in transformers 5)
     unverified_presets = {}  # name -> the fields no primary source confirmed (shown by `dna-zoo presets`)
+    published_layout = None  # the loader's name (checkpoints.LAYOUTS) for a published config; None: its model_type
 
     @staticmethod
     def config_from_original(raw: dict) -> dict | None:

@@ -4,7 +4,7 @@ accelerate shards models on accelerators only, and would wrap an already sharded
 accelerate to the data loaders and the optimizer and does the sharded parts itself:
 
 - checkpoint-N holds each process's shard of the weights and optimizer state (`model_shards/`, one file per
-  process) beside config.json, the tokenizer, the scheduler, the RNG states and trainer_state.json (written last);
+  process) beside config.json, the tokenizer, the scheduler, the RNG states, trainer_state.json and a completion marker;
   the one loader reads it on one process, so `dna-zoo convert checkpoint-N DEST` makes a plain folder of it;
 - resuming and the best checkpoint load from those shards;
 - `save_model` gathers the layers into one plain `save_pretrained` folder, written by the main process.
