@@ -23,6 +23,7 @@ def test_presets_command_lists_every_preset_with_size_and_context(capsys):
         "RaphaelMourad/Mistral-DNA-v1-138M-hg38",
         "zhihan1996/DNABERT-2-117M",
         *(name for name in list_presets("hyena_dna")["hyena_dna"] if name != "tiny"),
+        *(name for name in list_presets("caduceus_dna")["caduceus_dna"] if name != "tiny"),
     }
 
 

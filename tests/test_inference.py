@@ -19,6 +19,7 @@ FAMILIES = {
     "trinity_dna": (dna_zoo.TrinityDNAModel, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer),
     "dnabert2": (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
     "hyena_dna": (dna_zoo.HyenaDNAModel, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer),
+    "caduceus_dna": (dna_zoo.CaduceusModel, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer),
 }
 SEQUENCES = [
     "ACGTACGTTGCAAGGCT",  # 17 bases: not a multiple of 6

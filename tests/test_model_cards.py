@@ -10,7 +10,15 @@ CARDS = sorted((Path(__file__).resolve().parent.parent / "model_cards").glob("*.
 
 
 def test_there_is_a_card_per_family():
-    families = {"nucleotide_transformer", "mistral_dna", "trinity_dna", "gena_lm", "dnabert_2", "hyena_dna"}
+    families = {
+        "nucleotide_transformer",
+        "mistral_dna",
+        "trinity_dna",
+        "gena_lm",
+        "dnabert_2",
+        "hyena_dna",
+        "caduceus_dna",
+    }
     assert {card.stem for card in CARDS} == families | {"demo"}  # demo.md: the bundled model's card
 
 

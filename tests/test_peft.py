@@ -18,6 +18,7 @@ FAMILIES = {
     "mistral_dna_dense": (dna_zoo.MistralDNAForSequenceClassification, dna_zoo.MistralDNAConfig),
     "dnabert2": (dna_zoo.DNABERT2ForSequenceClassification, dna_zoo.DNABERT2Config),
     "hyena_dna": (dna_zoo.HyenaDNAForSequenceClassification, dna_zoo.HyenaDNAConfig),
+    "caduceus_dna": (dna_zoo.CaduceusForSequenceClassification, dna_zoo.CaduceusConfig),
 }
 
 

@@ -31,6 +31,7 @@ def test_feature_extraction_for_every_family():
         (dna_zoo.TrinityDNAModel, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer),
         (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
         (dna_zoo.HyenaDNAModel, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer),
+        (dna_zoo.CaduceusModel, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer),  # RCPS: 2 x 16 channels
     ]
     for model_class, config_class, tokenizer_class in cases:
         extract = pipeline("feature-extraction", model=tiny(model_class, config_class), tokenizer=tokenizer_class())

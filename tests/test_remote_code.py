@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from dna_zoo import (
+    CaduceusConfig,
+    CaduceusForMaskedLM,
+    CaduceusTokenizer,
     DNABERT2Config,
     DNABERT2ForMaskedLM,
     DNABERT2Tokenizer,
@@ -42,6 +45,7 @@ FAMILIES = {
     "trinity_dna": (TrinityDNAForMaskedLM, TrinityDNAConfig, TrinityDNATokenizer, "AutoModelForMaskedLM"),
     "dnabert2": (DNABERT2ForMaskedLM, DNABERT2Config, DNABERT2Tokenizer, "AutoModelForMaskedLM"),
     "hyena_dna": (HyenaDNAForCausalLM, HyenaDNAConfig, HyenaDNATokenizer, "AutoModelForCausalLM"),
+    "caduceus_dna": (CaduceusForMaskedLM, CaduceusConfig, CaduceusTokenizer, "AutoModelForMaskedLM"),
 }
 
 LOADER = textwrap.dedent(

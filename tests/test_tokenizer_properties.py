@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dna_zoo import (
+    CaduceusTokenizer,
     DNABERT2Tokenizer,
     GenaLMTokenizer,
     HyenaDNATokenizer,
@@ -23,6 +24,7 @@ TOKENIZERS = {
     "gena_lm": GenaLMTokenizer(),
     "dnabert2": DNABERT2Tokenizer(),
     "hyena_dna": HyenaDNATokenizer(),
+    "caduceus_dna": CaduceusTokenizer(),
 }
 # What decode(encode(s), skip_special_tokens=True) gives back: s upper-cased, except GENA's runs of 10 or more N,
 # which are one special "-" token.

@@ -59,6 +59,7 @@ def test_multi_allelic_records_are_split(genome):
         (dna_zoo.TrinityDNAForMaskedLM, dna_zoo.TrinityDNAConfig, dna_zoo.TrinityDNATokenizer, "llr"),
         (dna_zoo.DNABERT2ForMaskedLM, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer, "llr"),
         (dna_zoo.HyenaDNAForCausalLM, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer, "delta_loglik"),
+        (dna_zoo.CaduceusForMaskedLM, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer, "llr"),
         (dna_zoo.MistralDNAForCausalLM, dna_zoo.MistralDNAConfig, dna_zoo.MistralDNATokenizer, "delta_loglik"),
     ],
 )

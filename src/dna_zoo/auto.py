@@ -8,6 +8,7 @@ import transformers
 from transformers import AutoConfig, AutoTokenizer
 
 from .models import (
+    modeling_caduceus,
     modeling_dnabert2,
     modeling_gena_lm,
     modeling_hyena_dna,
@@ -24,6 +25,7 @@ MODELING_MODULES = (
     modeling_trinity_dna,
     modeling_dnabert2,
     modeling_hyena_dna,
+    modeling_caduceus,
 )
 
 

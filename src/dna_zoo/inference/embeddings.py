@@ -39,9 +39,12 @@ def check_vocabulary(model, tokenizer) -> None:
 
 def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     """(B, L, H) hidden states of `layer`; a GENA-LM recurrent-memory (RMT) model runs the whole input segment by
-    segment, carrying its memory, and returns the last layer at every input position (special tokens: zeros)."""
+    segment, carrying its memory, and returns the last layer at every input position (special tokens: zeros).
+    A reverse-complement equivariant model (Caduceus ps, `rcps`) holds both strands' states in 2H channels: this is
+    the forward strand's half (the other is the reverse complement's, which strand="both" averages in, exactly)."""
     if not hasattr(model, "run_segments"):
-        return model(**inputs, output_hidden_states=True).hidden_states[layer]
+        hidden = model(**inputs, output_hidden_states=True).hidden_states[layer]
+        return hidden[..., : model.config.hidden_size] if getattr(model.config, "rcps", False) else hidden
     if layer != -1:
         raise ValueError("a recurrent-memory (RMT) model gives the last layer only: use layer=-1")
     input_ids = inputs["input_ids"]

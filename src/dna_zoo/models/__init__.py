@@ -1,11 +1,13 @@
 """Model, config and tokenizer files. Flat on purpose: each file can travel to the Hub as remote code."""
 
+from .configuration_caduceus import CaduceusConfig
 from .configuration_dnabert2 import DNABERT2Config
 from .configuration_gena_lm import GenaLMConfig
 from .configuration_hyena_dna import HyenaDNAConfig
 from .configuration_mistral_dna import MistralDNAConfig
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .configuration_trinity_dna import TrinityDNAConfig
+from .modeling_caduceus import CaduceusForMaskedLM, CaduceusForSequenceClassification, CaduceusModel
 from .modeling_dnabert2 import (
     DNABERT2ForMaskedLM,
     DNABERT2ForSequenceClassification,
@@ -40,6 +42,7 @@ from .modeling_trinity_dna import (
 )
 from .pretrained import CheckpointKeyError
 from .tokenization_dna import (
+    CaduceusTokenizer,
     DNABERT2Tokenizer,
     GenaLMTokenizer,
     HyenaDNATokenizer,
@@ -50,6 +53,11 @@ from .tokenization_dna import (
 )
 
 __all__ = [
+    "CaduceusConfig",
+    "CaduceusForMaskedLM",
+    "CaduceusForSequenceClassification",
+    "CaduceusModel",
+    "CaduceusTokenizer",
     "CheckpointKeyError",
     "DNABERT2Config",
     "DNABERT2ForMaskedLM",

@@ -657,6 +657,7 @@ class TrinityDNATokenizer(DNATokenizer):
     model = WordLevel
     complement = dict(COMPLEMENT, N="N")
     vocabulary = VOCABULARY  # the tokens in id order
+    template = ("$A:0", "$A:0 $B:1")  # the post-processor's single and pair templates: no special tokens
 
     def __init__(
         self,
@@ -675,7 +676,9 @@ class TrinityDNATokenizer(DNATokenizer):
         self._tokenizer = Tokenizer(WordLevel(vocab, unk_token=str(unk_token)))
         self._tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
         self._tokenizer.decoder = decoders.Fuse()
-        self._tokenizer.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1")
+        single, pair = self.template
+        special = [(token, vocab[token]) for token in ("[SEP]",) if token in single + pair]
+        self._tokenizer.post_processor = processors.TemplateProcessing(single=single, pair=pair, special_tokens=special)
         super().__init__(
             iupac=iupac,
             pad_token=pad_token,
@@ -699,8 +702,18 @@ class HyenaDNATokenizer(TrinityDNATokenizer):
     vocabulary = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N")
 
 
+class CaduceusTokenizer(HyenaDNATokenizer):
+    """Single-nucleotide tokenizer of Caduceus: HyenaDNA's vocabulary and ids, with `[SEP]` (id 1) appended to each
+    sequence, as the authors' tokenizer does. A reverse complement tokenized this way is not the token-level
+    reverse complement (the `[SEP]` stays at the end): pass add_special_tokens=False where exact strand symmetry
+    matters."""
+
+    template = ("$A:0 [SEP]:0", "$A:0 [SEP]:0 $B:1 [SEP]:1")
+
+
 # The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
 TOKENIZERS = {
+    "caduceus_dna": CaduceusTokenizer,
     "dnabert_2": DNABERT2Tokenizer,
     "hyena_dna": HyenaDNATokenizer,
     "gena_lm": GenaLMTokenizer,
@@ -712,6 +725,7 @@ TOKENIZERS = {
 
 __all__ = [
     "TOKENIZERS",
+    "CaduceusTokenizer",
     "DNABERT2Tokenizer",
     "HyenaDNATokenizer",
     "GenaLMTokenizer",

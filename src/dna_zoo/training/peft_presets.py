@@ -23,6 +23,9 @@ TARGETS = {
     # no attention: IA3 rescales the Hyena operator's input projection (gates and value), LoRA adapts it and its
     # output projection
     "hyena_dna": (["in_proj"], ["down_proj"], ["in_proj", "out_proj"]),
+    # no attention, no MLP: IA3 rescales each Mamba's stream and gate (in_proj's output) and the scan's output
+    # (out_proj's input); LoRA adapts both projections (shared by the two directions when tied, as published)
+    "caduceus_dna": (["in_proj"], ["out_proj"], ["in_proj", "out_proj"]),
 }
 HEADS = ("pooler", "classifier", "score")  # task heads: trained in full and saved with the adapter
 TASKS = {
