@@ -221,8 +221,9 @@ class CaduceusPreTrainedModel(DNAPreTrainedModel):
             dt = dt.clamp(min=config.time_step_floor)
             init.copy_(module.dt_proj.bias, dt + torch.log(-torch.expm1(-dt)))  # softplus(bias) = dt
             if hasattr(module, "out_proj"):
-                init.kaiming_uniform_(module.out_proj.weight, a=math.sqrt(5))
-                module.out_proj.weight /= math.sqrt(config.num_hidden_layers)
+                # mamba_ssm's kaiming_uniform_(a=sqrt(5)) divided by sqrt(depth): uniform within that bound
+                bound = 1 / math.sqrt(config.intermediate_size * config.num_hidden_layers)
+                init.uniform_(module.out_proj.weight, -bound, bound)
 
 
 class CaduceusEmbeddings(nn.Module):
