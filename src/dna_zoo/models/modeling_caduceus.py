@@ -151,14 +151,18 @@ def strand_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
     return torch.cat([mask, mask.flip(1)]) if mask is not None else None
 
 
+def build_norm(config: CaduceusConfig) -> nn.Module:
+    """The norm of each block and the final one: RMSNorm, or LayerNorm when `rms_norm` is off."""
+    return (RMSNorm if config.rms_norm else nn.LayerNorm)(config.hidden_size, eps=config.norm_eps)
+
+
 class CaduceusBlock(GradientCheckpointingLayer):
     """x + BiMamba(Norm(x)). With RCPS both halves go through the same norm and mixer (the reverse-complement half
     in forward order); with `rcps_swap_halves` the halves trade places first, as the authors' fused kernels do."""
 
     def __init__(self, config: CaduceusConfig):
         super().__init__()
-        norm = RMSNorm if config.rms_norm else nn.LayerNorm
-        self.norm = norm(config.hidden_size, eps=config.norm_eps)
+        self.norm = build_norm(config)
         self.mixer = CaduceusBiMamba(config)
         self.rcps = config.rcps
         self.swap_halves = config.rcps and config.rcps_swap_halves
@@ -253,8 +257,7 @@ class CaduceusModel(CaduceusPreTrainedModel):
         super().__init__(config)
         self.embeddings = CaduceusEmbeddings(config)
         self.layers = nn.ModuleList(CaduceusBlock(config) for _ in range(config.num_hidden_layers))
-        norm = RMSNorm if config.rms_norm else nn.LayerNorm
-        self.final_norm = norm(config.hidden_size, eps=config.norm_eps)
+        self.final_norm = build_norm(config)
         self.gradient_checkpointing = False
         self.post_init()
 
