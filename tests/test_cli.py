@@ -24,6 +24,7 @@ def test_presets_command_lists_every_preset_with_size_and_context(capsys):
         "zhihan1996/DNABERT-2-117M",
         *(name for name in list_presets("hyena_dna")["hyena_dna"] if name != "tiny"),
         *(name for name in list_presets("caduceus_dna")["caduceus_dna"] if name != "tiny"),
+        *(name for name in list_presets("ntv3_dna")["ntv3_dna"] if name != "tiny"),
     }
 
 

@@ -20,6 +20,7 @@ FAMILIES = {
     "dnabert2": (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
     "hyena_dna": (dna_zoo.HyenaDNAModel, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer),
     "caduceus_dna": (dna_zoo.CaduceusModel, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer),
+    "ntv3_dna": (dna_zoo.NTv3Model, dna_zoo.NTv3Config, dna_zoo.NTv3Tokenizer),
 }
 SEQUENCES = [
     "ACGTACGTTGCAAGGCT",  # 17 bases: not a multiple of 6
@@ -45,7 +46,7 @@ def test_pooled_vector_does_not_depend_on_the_batch(name, pooling):
     for i, sequence in enumerate(SEQUENCES):
         alone = embed(model, tokenizer, [sequence], pooling=pooling, progress=False)
         np.testing.assert_allclose(alone[0], together[i], atol=1e-5, rtol=1e-5)
-    assert together.shape == (len(SEQUENCES), model.config.hidden_size)
+    assert together.shape == (len(SEQUENCES), model.config.embedding_size)
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -18,6 +18,7 @@ def test_there_is_a_card_per_family():
         "dnabert_2",
         "hyena_dna",
         "caduceus_dna",
+        "ntv3_dna",
     }
     assert {card.stem for card in CARDS} == families | {"demo"}  # demo.md: the bundled model's card
 

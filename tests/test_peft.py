@@ -19,6 +19,7 @@ FAMILIES = {
     "dnabert2": (dna_zoo.DNABERT2ForSequenceClassification, dna_zoo.DNABERT2Config),
     "hyena_dna": (dna_zoo.HyenaDNAForSequenceClassification, dna_zoo.HyenaDNAConfig),
     "caduceus_dna": (dna_zoo.CaduceusForSequenceClassification, dna_zoo.CaduceusConfig),
+    "ntv3_dna": (dna_zoo.NTv3ForSequenceClassification, dna_zoo.NTv3Config),
 }
 
 

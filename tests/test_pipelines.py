@@ -32,11 +32,14 @@ def test_feature_extraction_for_every_family():
         (dna_zoo.DNABERT2Model, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer),
         (dna_zoo.HyenaDNAModel, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer),
         (dna_zoo.CaduceusModel, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer),  # RCPS: 2 x 16 channels
+        (dna_zoo.NTv3Model, dna_zoo.NTv3Config, dna_zoo.NTv3Tokenizer),  # per base: the stem's 16 channels
     ]
     for model_class, config_class, tokenizer_class in cases:
-        extract = pipeline("feature-extraction", model=tiny(model_class, config_class), tokenizer=tokenizer_class())
+        model = tiny(model_class, config_class)
+        extract = pipeline("feature-extraction", model=model, tokenizer=tokenizer_class())
         features = extract("ACGTTGCAGGCTAAGT")
-        assert len(features[0][0]) == 32, model_class.__name__
+        width = model.config.embedding_size * (2 if getattr(model.config, "rcps", False) else 1)
+        assert len(features[0][0]) == width == (16 if model_class is dna_zoo.NTv3Model else 32), model_class.__name__
 
 
 def test_text_generation():

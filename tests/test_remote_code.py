@@ -24,6 +24,9 @@ from dna_zoo import (
     MistralDNAConfig,
     MistralDNAForCausalLM,
     MistralDNATokenizer,
+    NTv3Config,
+    NTv3ForMaskedLM,
+    NTv3Tokenizer,
     NucleotideTransformerConfig,
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerTokenizer,
@@ -46,6 +49,7 @@ FAMILIES = {
     "dnabert2": (DNABERT2ForMaskedLM, DNABERT2Config, DNABERT2Tokenizer, "AutoModelForMaskedLM"),
     "hyena_dna": (HyenaDNAForCausalLM, HyenaDNAConfig, HyenaDNATokenizer, "AutoModelForCausalLM"),
     "caduceus_dna": (CaduceusForMaskedLM, CaduceusConfig, CaduceusTokenizer, "AutoModelForMaskedLM"),
+    "ntv3_dna": (NTv3ForMaskedLM, NTv3Config, NTv3Tokenizer, "AutoModelForMaskedLM"),
 }
 
 LOADER = textwrap.dedent(

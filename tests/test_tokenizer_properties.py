@@ -12,6 +12,7 @@ from dna_zoo import (
     GenaLMTokenizer,
     HyenaDNATokenizer,
     MistralDNATokenizer,
+    NTv3Tokenizer,
     NucleotideTransformerTokenizer,
     TrinityDNATokenizer,
 )
@@ -25,6 +26,7 @@ TOKENIZERS = {
     "dnabert2": DNABERT2Tokenizer(),
     "hyena_dna": HyenaDNATokenizer(),
     "caduceus_dna": CaduceusTokenizer(),
+    "ntv3_dna": NTv3Tokenizer(),
 }
 # What decode(encode(s), skip_special_tokens=True) gives back: s upper-cased, except GENA's runs of 10 or more N,
 # which are one special "-" token.

@@ -60,6 +60,7 @@ def test_multi_allelic_records_are_split(genome):
         (dna_zoo.DNABERT2ForMaskedLM, dna_zoo.DNABERT2Config, dna_zoo.DNABERT2Tokenizer, "llr"),
         (dna_zoo.HyenaDNAForCausalLM, dna_zoo.HyenaDNAConfig, dna_zoo.HyenaDNATokenizer, "delta_loglik"),
         (dna_zoo.CaduceusForMaskedLM, dna_zoo.CaduceusConfig, dna_zoo.CaduceusTokenizer, "llr"),
+        (dna_zoo.NTv3ForMaskedLM, dna_zoo.NTv3Config, dna_zoo.NTv3Tokenizer, "llr"),
         (dna_zoo.MistralDNAForCausalLM, dna_zoo.MistralDNAConfig, dna_zoo.MistralDNATokenizer, "delta_loglik"),
     ],
 )

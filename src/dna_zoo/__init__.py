@@ -1,7 +1,7 @@
 """dna_zoo: a Hugging Face transformers-compatible zoo of DNA language models.
 
 Importing dna_zoo registers every family with AutoConfig, AutoModel* and AutoTokenizer (for dna_zoo folders).
-`load_model` / `load_tokenizer` load any folder or Hub id of the seven families, published layouts included.
+`load_model` / `load_tokenizer` load any folder or Hub id of the eight families, published layouts included.
 """
 
 from .auto import register_all

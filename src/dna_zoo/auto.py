@@ -13,6 +13,7 @@ from .models import (
     modeling_gena_lm,
     modeling_hyena_dna,
     modeling_mistral_dna,
+    modeling_ntv3,
     modeling_nucleotide_transformer,
     modeling_trinity_dna,
     tokenization_dna,
@@ -26,6 +27,7 @@ MODELING_MODULES = (
     modeling_dnabert2,
     modeling_hyena_dna,
     modeling_caduceus,
+    modeling_ntv3,
 )
 
 

@@ -1,4 +1,4 @@
-"""The one loader: any folder or Hub id of the seven families, in a published layout or dna_zoo's, and the presets.
+"""The one loader: any folder or Hub id of the eight families, in a published layout or dna_zoo's, and the presets.
 
 transformers' own Auto classes cannot be redirected to dna_zoo for folders whose model_type transformers owns:
 a GENA BERT folder says "bert", an NT v1 folder "esm", a Mistral-DNA folder "mixtral" or "mistral" (and NT v2 folders
@@ -43,6 +43,7 @@ LAYOUTS = {
     "bert-alibi": "DNABERT-2, the authors' MosaicBERT remote-code layout (bert_layers)",
     "hyenadna": "HyenaDNA, the authors' HF remote-code layout",
     "caduceus": "Caduceus, the authors' HF remote-code layout",
+    "ntv3": "Nucleotide Transformer v3 (pre-trained), the authors' HF PyTorch layout",
     "big_bird": "GENA-LM BigBird, transformers BigBird layout",
     "mixtral": "Mistral-DNA, transformers Mixtral layout",
     "mistral": "Mistral-DNA, transformers Mistral layout (dense)",
@@ -148,18 +149,18 @@ def detect_checkpoint(name_or_path: str | os.PathLike, **hub_kwargs) -> Checkpoi
     raise ValueError(
         f"{path}: unknown checkpoint layout (model_type {model_type!r}); dna_zoo loads its own folders and the "
         "published Nucleotide Transformer v1/v2, GENA-LM BERT/BigBird, Mistral-DNA Mixtral/Mistral, DNABERT-2, "
-        "HyenaDNA and Caduceus ones"
+        "HyenaDNA, Caduceus and NTv3 ones"
     )
 
 
 def load_config(name_or_path: str | os.PathLike, **overrides):
-    """The dna_zoo config of a folder, Hub id or config.json file of any layout of the seven families."""
+    """The dna_zoo config of a folder, Hub id or config.json file of any layout of the eight families."""
     checkpoint = detect_checkpoint(name_or_path)
     return checkpoint.config_class.from_pretrained(checkpoint.path, **overrides)
 
 
 def load_model(name_or_path: str | os.PathLike, task: str | None = None, **kwargs):
-    """The dna_zoo model of any folder or Hub id of the seven families, converted on load from a published layout.
+    """The dna_zoo model of any folder or Hub id of the eight families, converted on load from a published layout.
 
     task: "base" (the encoder or decoder), "masked-lm", "causal-lm", "sequence-classification",
         "token-classification", "lm" (the family's language model) or None (the checkpoint's own architecture).
@@ -188,7 +189,7 @@ def _gather_shards(checkpoint: Checkpoint, folder: str) -> None:
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, **kwargs):
-    """The dna_zoo tokenizer of any folder or Hub id of the seven families (a published vocab.txt or tokenizer.json
+    """The dna_zoo tokenizer of any folder or Hub id of the eight families (a published vocab.txt or tokenizer.json
     read with its own pipeline, under dna_zoo's input policy)."""
     checkpoint = detect_checkpoint(name_or_path, **{key: kwargs[key] for key in HUB_KWARGS if key in kwargs})
     return checkpoint.classes[transformers.AutoTokenizer].from_pretrained(checkpoint.path, **kwargs)

@@ -42,7 +42,7 @@ def _fixed_size_lists(vectors: np.ndarray):
 
 
 def _pooled(model, tokenizer, records, fasta, path, file_format, chunk_size, options) -> tuple[int, str]:
-    count, hidden = 0, model.config.hidden_size
+    count, hidden = 0, model.config.embedding_size
     if file_format == ".npz":
         names, sequences = map(list, zip(*records))
         try:
@@ -174,7 +174,7 @@ def write_embeddings(
         raise ValueError(f"{path}: embeddings are written as {' or '.join(FORMATS)}, not {file_format!r}")
     if pooling != "base":
         return _pooled(model, tokenizer, records, fasta, path, file_format, chunk_size, {"pooling": pooling, **options})
-    hidden = model.config.hidden_size
+    hidden = model.config.embedding_size
     writer = (_PerBaseParquet if file_format == ".parquet" else _PerBaseNpz)(path, hidden)
     names, lengths = [], []
     try:

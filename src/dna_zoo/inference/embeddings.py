@@ -44,6 +44,12 @@ def _hidden_states(model, inputs: dict, layer: int) -> torch.Tensor:
     the forward strand's half (the other is the reverse complement's, which strand="both" averages in, exactly)."""
     if not hasattr(model, "run_segments"):
         hidden = model(**inputs, output_hidden_states=True).hidden_states[layer]
+        if hidden.shape[1] != inputs["input_ids"].shape[1]:
+            raise ValueError(
+                f"layer {layer} of this {model.config.model_type} model runs at a coarser resolution than its input "
+                f"({hidden.shape[1]} positions for {inputs['input_ids'].shape[1]} tokens): use layer=-1, the "
+                "per-token output"
+            )
         return hidden[..., : model.config.hidden_size] if getattr(model.config, "rcps", False) else hidden
     if layer != -1:
         raise ValueError("a recurrent-memory (RMT) model gives the last layer only: use layer=-1")

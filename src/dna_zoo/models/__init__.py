@@ -5,6 +5,7 @@ from .configuration_dnabert2 import DNABERT2Config
 from .configuration_gena_lm import GenaLMConfig
 from .configuration_hyena_dna import HyenaDNAConfig
 from .configuration_mistral_dna import MistralDNAConfig
+from .configuration_ntv3 import NTv3Config
 from .configuration_nucleotide_transformer import NucleotideTransformerConfig
 from .configuration_trinity_dna import TrinityDNAConfig
 from .modeling_caduceus import CaduceusForMaskedLM, CaduceusForSequenceClassification, CaduceusModel
@@ -28,6 +29,12 @@ from .modeling_mistral_dna import (
     MistralDNAForSequenceClassification,
     MistralDNAModel,
 )
+from .modeling_ntv3 import (
+    NTv3ForMaskedLM,
+    NTv3ForSequenceClassification,
+    NTv3ForTokenClassification,
+    NTv3Model,
+)
 from .modeling_nucleotide_transformer import (
     NucleotideTransformerForMaskedLM,
     NucleotideTransformerForSequenceClassification,
@@ -48,6 +55,7 @@ from .tokenization_dna import (
     HyenaDNATokenizer,
     InvalidSequenceError,
     MistralDNATokenizer,
+    NTv3Tokenizer,
     NucleotideTransformerTokenizer,
     TrinityDNATokenizer,
 )
@@ -59,6 +67,12 @@ __all__ = [
     "CaduceusModel",
     "CaduceusTokenizer",
     "CheckpointKeyError",
+    "NTv3Config",
+    "NTv3ForMaskedLM",
+    "NTv3ForSequenceClassification",
+    "NTv3ForTokenClassification",
+    "NTv3Model",
+    "NTv3Tokenizer",
     "DNABERT2Config",
     "DNABERT2ForMaskedLM",
     "DNABERT2ForSequenceClassification",

@@ -268,6 +268,12 @@ class DNAConfig(PreTrainedConfig):
         """Fields of this config for a published (non-dna_zoo) config.json; None if `raw` is not one."""
         return None
 
+    @property
+    def embedding_size(self) -> int:
+        """Width of the per-token vectors the embedding API returns (last_hidden_state, the forward strand's half
+        for reverse-complement equivariant models); families whose output width is not hidden_size override it."""
+        return self.hidden_size
+
     @classmethod
     def from_preset(cls, name: str, **overrides):
         """Config of a preset (a published checkpoint's Hub id, or `tiny`); keyword arguments override fields."""

@@ -711,11 +711,33 @@ class CaduceusTokenizer(HyenaDNATokenizer):
     template = ("$A:0 [SEP]:0", "$A:0 [SEP]:0 $B:1 [SEP]:1")
 
 
+class NTv3Tokenizer(TrinityDNATokenizer):
+    """Single-nucleotide tokenizer of Nucleotide Transformer v3, in the id order of the authors' tokenizer: `<unk>`0
+    `<pad>`1 `<mask>`2 `<cls>`3 `<eos>`4 `<bos>`5, then A T C G N (6-10). No special token is added, so token i is
+    base i; pad on the right (the model extends each row on the right to its downsampling multiple)."""
+
+    vocabulary = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>", "A", "T", "C", "G", "N")
+
+    def __init__(
+        self,
+        vocab: dict[str, int] | None = None,
+        iupac: str = "error",
+        pad_token: str = "<pad>",
+        unk_token: str = "<unk>",
+        mask_token: str = "<mask>",
+        cls_token: str = "<cls>",
+        sep_token: str = "<eos>",
+        **kwargs,
+    ):
+        super().__init__(vocab, iupac, pad_token, unk_token, mask_token, cls_token, sep_token, **kwargs)
+
+
 # The tokenizer of each family (model_type), registered with AutoTokenizer by dna_zoo.auto.
 TOKENIZERS = {
     "caduceus_dna": CaduceusTokenizer,
     "dnabert_2": DNABERT2Tokenizer,
     "hyena_dna": HyenaDNATokenizer,
+    "ntv3_dna": NTv3Tokenizer,
     "gena_lm": GenaLMTokenizer,
     "mistral_dna": MistralDNATokenizer,
     "nucleotide_transformer": NucleotideTransformerTokenizer,
@@ -728,6 +750,7 @@ __all__ = [
     "CaduceusTokenizer",
     "DNABERT2Tokenizer",
     "HyenaDNATokenizer",
+    "NTv3Tokenizer",
     "GenaLMTokenizer",
     "TrinityDNATokenizer",
     "BERT_SPECIAL_TOKENS",

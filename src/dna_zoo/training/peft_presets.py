@@ -26,6 +26,8 @@ TARGETS = {
     # no attention, no MLP: IA3 rescales each Mamba's stream and gate (in_proj's output) and the scan's output
     # (out_proj's input); LoRA adapts both projections (shared by the two directions when tied, as published)
     "caduceus_dna": (["in_proj"], ["out_proj"], ["in_proj", "out_proj"]),
+    # NT v2's Transformer layer, at the U-Net's coarsest resolution (the convolution towers are left as they are)
+    "ntv3_dna": (KEYS_VALUES, ["down_proj"], ATTENTION),
 }
 HEADS = ("pooler", "classifier", "score")  # task heads: trained in full and saved with the adapter
 TASKS = {
