@@ -13,7 +13,17 @@ from pathlib import Path
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = ("nucleotide_transformer", "gena_lm", "mistral_dna", "trinity_dna", "dnabert_2", "hyena_dna", "caduceus_dna", "demo")
+FAMILIES = (
+    "nucleotide_transformer",
+    "gena_lm",
+    "mistral_dna",
+    "trinity_dna",
+    "dnabert_2",
+    "hyena_dna",
+    "caduceus_dna",
+    "ntv3_dna",
+    "demo",
+)
 
 
 def _without_front_matter(text: str) -> str:
