@@ -1,6 +1,6 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
-NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, dnabert2, sweep, long_inputs, mfu,
+NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, dnabert2, hyena_dna, sweep, long_inputs, mfu,
 genome_embedding, ism, sharding, quality (default: all but quality, which trains 18 models and runs on its own in
 under 30 minutes).
 Each benchmark compares dna_zoo with the reference on the same weights and inputs in one process (interleaved
@@ -32,6 +32,7 @@ MODULES = {
     "gena_lm": "bench_gena_lm",
     "trinity_dna": "bench_trinity_dna",
     "dnabert2": "bench_dnabert2",
+    "hyena_dna": "bench_hyena_dna",
     "sweep": "bench_sweep",
     "long_inputs": "bench_long_inputs",
     "mfu": "bench_mfu",
@@ -57,6 +58,7 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "gena_lm": ["--layers", "1", "--batch", "1", "--repeats", "2"],
     "trinity_dna": ["--lengths", "1024", "2048", "--repeats", "2"],
     "dnabert2": ["--layers", "1", "--batch", "2", "--length", "128", "--repeats", "2"],
+    "hyena_dna": ["--layers", "1", "--batch", "1", "--length", "1024", "--repeats", "2"],
     "sweep": ["--quick", "--repeats", "2"],
     "long_inputs": ["--lengths", "2048", "4096"],
     "mfu": [],

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
+from common import forward_and_training_step  # noqa: E402
 
 from dna_zoo import DNABERT2Config, DNABERT2Model  # noqa: E402
 
@@ -80,38 +80,13 @@ def main(argv=None):
         difference = (expected - ours(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state)[real]
     print(f"max abs difference of the last hidden state on real tokens: {difference.abs().max():.2e}")
 
-    def forward(model):
-        def run():
-            with torch.no_grad():
-                model(input_ids=input_ids, attention_mask=attention_mask)
-
-        return run
-
-    optimizers = {id(m): torch.optim.AdamW(m.parameters(), lr=1e-6) for m in (reference, ours)}
-
-    def train_step(model):
-        def run():
-            hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            hidden[real].mean().backward()
-            optimizers[id(model)].step()
-            optimizers[id(model)].zero_grad(set_to_none=True)
-
-        return run
-
     tokens = int(attention_mask.sum())
-    lines = []
-    for workload, make in (("forward", forward), ("train step", train_step)):
-        for model in (reference, ours):
-            model.train(workload == "train step")
-        fns = {"multimolecule DnaBert2Model": make(reference), "dna_zoo": make(ours)}
-        timings = interleaved_timings(fns, repeats=args.repeats, device=args.device)
-        memory = {name: peak_memory_mib(fn, args.device) for name, fn in fns.items()}
-        for name in fns:
-            report_timing("dnabert2", f"{workload} {args.length}", name, timings[name], memory[name], tokens)
-        speed = timings["multimolecule DnaBert2Model"].median / timings["dna_zoo"].median
-        saving = memory["multimolecule DnaBert2Model"] / memory["dna_zoo"]
-        lines.append(target_line(f"DNABERT-2 {workload} vs multimolecule, speed", speed, 1.0, True))
-        lines.append(f"info  DNABERT-2 {workload}: {saving:.2f}x the reference's peak memory saved")
+
+    def run(model):
+        return model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[real].mean()
+
+    models = {"multimolecule DnaBert2Model": reference, "dna_zoo": ours}
+    lines = forward_and_training_step("dnabert2", "DNABERT-2", models, run, args.length, tokens, args)
     print("\n".join(["", f"device: {args.device}, fp32, torch {torch.__version__}", *lines]))
 
 

@@ -7,7 +7,9 @@ scales the same way with length):
 - GENA-LM BigBird block-sparse attention (tiny-bigbird, rotary positions so that no learned table caps the length);
 - GENA-LM recurrent memory (RMT): segments of 512 tokens, one after another, memory carried through;
 - HyenaDNA: the whole model (tiny width, its context set to the longest length, as the 1M-token checkpoint's):
-  causal FFT convolutions, L log L.
+  causal FFT convolutions, L log L;
+- Caduceus: the whole model (tiny ps preset, both strands): bidirectional Mamba through the chunked selective scan,
+  linear in time with memory bounded by the scan's block.
 Window stitching in `dna-zoo embed` is measured to 4.64 Mb by bench_genome_embedding.py.
 
 Each length runs once after a warm-up at the shortest (the long ones take seconds, their noise is small against a
@@ -32,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
 
 from dna_zoo import (  # noqa: E402
+    CaduceusConfig,
+    CaduceusModel,
     GenaLMConfig,
     GenaLMModel,
     GenaLMRMTForTokenClassification,
@@ -51,6 +55,8 @@ def build(path: str, context: int):
     torch.manual_seed(0)
     if path == "hyena_dna":
         return HyenaDNAModel(HyenaDNAConfig.from_preset("tiny", max_position_embeddings=context)).eval(), 12
+    if path == "caduceus_dna":
+        return CaduceusModel(CaduceusConfig.from_preset("tiny")).eval(), 12
     if path == "trinity_dna":
         return TrinityDNAModel(TrinityDNAConfig.from_preset("tiny")).eval(), 9
     if path == "gena_lm block-sparse":
@@ -63,7 +69,7 @@ def build(path: str, context: int):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=LENGTHS)
-    paths = ["trinity_dna", "gena_lm block-sparse", "gena_lm recurrent", "hyena_dna"]
+    paths = ["trinity_dna", "gena_lm block-sparse", "gena_lm recurrent", "hyena_dna", "caduceus_dna"]
     parser.add_argument("--paths", nargs="+", default=paths)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

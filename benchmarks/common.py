@@ -117,3 +117,42 @@ def target_line(label: str, value: float, target: float, higher_is_better: bool)
         {"label": label, "value": value, "target": target, "higher_is_better": higher_is_better, "passed": ok}
     )
     return f"{'PASS' if ok else 'FAIL'}  {label}: {value:.2f}x (target {sign} {target:.1f}x)"
+
+
+def forward_and_training_step(benchmark: str, family: str, models: dict, run, length: int, tokens: int, args):
+    """Forward (no grad) and one training step (forward, a stand-in loss, backward, AdamW step) of a reference and
+    dna_zoo on the same weights and inputs, interleaved. models: {label: model}, the reference first and dna_zoo
+    as "dna_zoo"; run(model) -> the stand-in loss (a scalar). Returns the target lines (dna_zoo's speed against the
+    reference's, >= 1x) and the peak-memory saving of each workload."""
+    reference = next(iter(models))
+    optimizers = {label: torch.optim.AdamW(model.parameters(), lr=1e-6) for label, model in models.items()}
+
+    def forward(label):
+        def step():
+            with torch.no_grad():
+                run(models[label])
+
+        return step
+
+    def train_step(label):
+        def step():
+            run(models[label]).backward()
+            optimizers[label].step()
+            optimizers[label].zero_grad(set_to_none=True)
+
+        return step
+
+    lines = []
+    for workload, make in (("forward", forward), ("train step", train_step)):
+        for model in models.values():
+            model.train(workload == "train step")
+        fns = {label: make(label) for label in models}
+        timings = interleaved_timings(fns, repeats=args.repeats, device=args.device)
+        memory = {label: peak_memory_mib(fn, args.device) for label, fn in fns.items()}
+        for label in fns:
+            report_timing(benchmark, f"{workload} {length}", label, timings[label], memory[label], tokens)
+        speed = timings[reference].median / timings["dna_zoo"].median
+        lines.append(target_line(f"{family} {workload} vs {reference}, speed", speed, 1.0, True))
+        saving = memory[reference] / memory["dna_zoo"]
+        lines.append(f"info  {family} {workload}: {saving:.2f}x the reference's peak memory saved")
+    return lines
