@@ -68,13 +68,27 @@ class TestNTv3Family(FamilyModelTests):
 # ------------------------------------------------------------------ the authors' published layout
 
 
+POST_TRAINED = dict(
+    conv_init_embed_dim=32,  # the authors' track heads are built at embed_dim: post-trained stems are that wide
+    conditions_vocab_size=[9],
+    conditions_names=["species"],
+    bigwigs_per_species={"human": ["a", "b", "c"], "fly": [], "mouse": ["d", "e"]},
+    bed_elements_names=["exon", "intron"],
+    species_to_token_id={"human": 6, "mouse": 7, "fly": 8},
+    keep_target_center_fraction=0.5,
+    num_species_special_tokens=6,
+)
+
+
 def published_checkpoint(folder, upsample="conv_transpose", seed=0, **fields):
     """Random weights in the authors' HF PyTorch layout (`core.*`, as their JAX loader reads them) and a config.json
-    with their field names; returns (weights, config)."""
+    with their field names, pre-trained or (with the POST_TRAINED fields) post-trained; returns (weights, config)."""
     raw = dict(alphabet_size=11, pad_token_id=1, mask_token_id=2, num_downsamples=3, attention_heads=2,
                token_embed_dim=8, conv_init_embed_dim=16, embed_dim=32, ffn_embed_dim=48, num_layers=2,
-               deconv_upsample_type=upsample, **fields)  # fmt: skip
-    widths = list(np.linspace(raw["conv_init_embed_dim"], raw["embed_dim"], raw["num_downsamples"] + 1).astype(int))
+               deconv_upsample_type=upsample)  # fmt: skip
+    raw.update(fields)
+    stem, hidden, conditioned = raw["conv_init_embed_dim"], raw["embed_dim"], "conditions_vocab_size" in raw
+    widths = list(np.linspace(stem, hidden, raw["num_downsamples"] + 1).astype(int))
     g = torch.Generator().manual_seed(seed)
     weights = {}
 
@@ -84,31 +98,50 @@ def published_checkpoint(folder, upsample="conv_transpose", seed=0, **fields):
         if bias:
             weights[name + ".bias"] = torch.randn(outputs or shape[0], generator=g) * 0.1
 
+    def norm(name, width):  # a LayerNorm; post-trained: adaptive, with its (shift, scale) modulation
+        add(name, width)
+        if conditioned:
+            add(name + ".modulation_layers.0", 2 * width, 8)
+
+    def gate(name, width):  # post-trained: the gate of a residual branch
+        if conditioned:
+            add(name + ".modulation_layers.0", width, 8)
+
     def conv_tower(tower, pairs, upsampling):
         for i, (a, b) in enumerate(pairs):
             prefix = f"core.{tower}.{i}"
-            add(prefix + ".conv.layer_norm", a)
+            norm(prefix + ".conv.layer_norm", a)
             # Conv1d (out, in, k); the transposed convolution (in, out, k), as torch's ConvTranspose1d
             transposed = upsampling and upsample == "conv_transpose"
             add(prefix + ".conv.conv", *((a, b, 5) if transposed else (b, a, 5)), outputs=b)
-            add(prefix + ".res_conv.conv_block.layer_norm", b)
+            norm(prefix + ".res_conv.conv_block.layer_norm", b)
             add(prefix + ".res_conv.conv_block.conv", b, b, 1)
+            gate(prefix + ".res_conv", b)
 
     add("core.embed_layer", 11, 8, scale=1.0, bias=False)
-    add("core.stem.conv", 16, 8, 15)
+    add("core.stem.conv", stem, 8, 15)
     conv_tower("conv_tower_blocks", list(zip(widths[:-1], widths[1:])), False)
     up = widths[::-1]
     conv_tower("deconv_tower_blocks", list(zip(up[:-1], up[1:])), True)
     for i in range(raw["num_layers"]):
         prefix = f"core.transformer_blocks.{i}"
-        add(prefix + ".self_attention_layer_norm", 32)
-        add(prefix + ".final_layer_norm", 32)
+        norm(prefix + ".self_attention_layer_norm", hidden)
+        norm(prefix + ".final_layer_norm", hidden)
+        gate(prefix, hidden)
         for head in ("query_head", "key_head", "value_head"):
-            add(f"{prefix}.sa_layer.{head}.linear", 32, 32)
-        add(prefix + ".sa_layer.mha_output", 32, 32)
-        add(prefix + ".fc1", 96, 32, bias=False)
-        add(prefix + ".fc2", 32, 48, bias=False)
-    add("core.lm_head.head", 11, 16)
+            add(f"{prefix}.sa_layer.{head}.linear", hidden, hidden)
+        add(prefix + ".sa_layer.mha_output", hidden, hidden)
+        add(prefix + ".fc1", 96, hidden, bias=False)
+        add(prefix + ".fc2", hidden, 48, bias=False)
+    add("core.lm_head.head", 11, stem)
+    if conditioned:
+        add("core.cond_tables.0", 9, 8, scale=1.0, bias=False)
+        add("core.conditions_heads.0", 9, hidden)
+        for rank, count in enumerate((3, 2)):  # human, mouse (fly has no tracks: no head)
+            add(f"core.bigwig_head.species_heads.{rank}.layer_norm", stem)
+            add(f"core.bigwig_head.species_heads.{rank}.head", count, stem)
+        add("core.bed_head.layer_norm", stem)
+        add("core.bed_head.head", 4, stem)
     save_file(weights, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps({**raw, "architectures": ["NTv3ForMaskedLM"]}))
     return weights, raw
@@ -177,10 +210,31 @@ def test_tower_widths_are_the_authors_linspace():
         assert config.tower_widths == list(np.linspace(start, stop, steps + 1).astype(int))
 
 
-def test_post_trained_checkpoints_are_refused_saying_why(tmp_path):
-    published_checkpoint(tmp_path, conditions_vocab_size=[30], bed_elements_names=["exon"])
-    with pytest.raises(ValueError, match="post-trained NTv3"):
-        detect_checkpoint(tmp_path)
+def test_post_trained_layout_loads_and_matches_the_reference_heads_included(tmp_path):
+    """Species-conditioned norms and gates, the species head, each species' BigWig tracks and the BED annotation
+    over the centre of the input, against the reference (itself checked against InstaDeep's JAX NTv3PostTrained)."""
+    weights, raw = published_checkpoint(tmp_path, **POST_TRAINED)
+    model = load_model(tmp_path).eval()
+    tokens, species = random_bases(3, 64), model.model.species_ids_of(["human", "mouse", "fly"])
+    assert species.tolist() == [6, 7, 8]
+    with torch.no_grad():
+        ours = model(input_ids=tokens, species_ids=species)
+        unconditioned_logits = model(input_ids=tokens, species_ids=torch.tensor([7, 7, 7])).logits
+    expected = reference_ntv3(weights, raw, tokens, species)
+    assert ours.bigwig_tracks_logits.shape == (3, 32, 3) and ours.bed_tracks_logits.shape == (3, 32, 2, 2)
+    for name in ("logits", "bigwig_tracks_logits", "bed_tracks_logits"):
+        torch.testing.assert_close(getattr(ours, name), expected[name], atol=1e-4, rtol=1e-4, msg=name)
+    torch.testing.assert_close(ours.conditions_logits[0], expected["species_logits"], atol=1e-4, rtol=1e-4)
+    assert (ours.bigwig_tracks_logits[2] == 0).all() and (ours.bigwig_tracks_logits[1, :, 2] == 0).all()
+    assert (unconditioned_logits[0] - ours.logits[0]).abs().max() > 1e-3  # the species changes the output
+    model.save_pretrained(tmp_path / "saved")  # saved again: a dna_zoo folder with the same heads and outputs
+    with torch.no_grad():
+        again = load_model(tmp_path / "saved").eval()(input_ids=tokens, species_ids=species)
+    assert torch.equal(again.bigwig_tracks_logits, ours.bigwig_tracks_logits)
+    with pytest.raises(ValueError, match="conditioned on the species: pass species_ids"):
+        model(input_ids=tokens)
+    with pytest.raises(ValueError, match="unknown species"):
+        model.model.species_ids_of(["cat"])
 
 
 def test_left_padding_is_refused_with_a_clear_error():

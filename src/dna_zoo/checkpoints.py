@@ -43,7 +43,7 @@ LAYOUTS = {
     "bert-alibi": "DNABERT-2, the authors' MosaicBERT remote-code layout (bert_layers)",
     "hyenadna": "HyenaDNA, the authors' HF remote-code layout",
     "caduceus": "Caduceus, the authors' HF remote-code layout",
-    "ntv3": "Nucleotide Transformer v3 (pre-trained), the authors' HF PyTorch layout",
+    "ntv3": "Nucleotide Transformer v3 (pre- or post-trained), the authors' HF PyTorch layout",
     "big_bird": "GENA-LM BigBird, transformers BigBird layout",
     "mixtral": "Mistral-DNA, transformers Mixtral layout",
     "mistral": "Mistral-DNA, transformers Mistral layout (dense)",

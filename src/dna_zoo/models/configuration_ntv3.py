@@ -64,27 +64,29 @@ ORIGINAL_FIELDS = {
     ("use_skip_connection",): "use_skip_connections",
     ("deconv_upsample_type",): "upsample_type",
 }
-# Fields of the post-trained checkpoints (species-conditioned norms, functional-track and annotation heads).
-POST_TRAINED_FIELDS = ("conditions_vocab_size", "bigwigs_per_species", "bed_elements_names", "species_to_token_id")
+# Fields of the post-trained checkpoints (species conditioning, functional-track and annotation heads), as published.
+POST_TRAINED_FIELDS = {
+    "conditions_vocab_size": "conditions_vocab_sizes",
+    "conditions_names": "conditions_names",
+    "bigwigs_per_species": "bigwigs_per_species",
+    "bed_elements_names": "bed_elements_names",
+    "species_to_token_id": "species_to_token_id",
+    "keep_target_center_fraction": "keep_target_center_fraction",
+    "num_species_special_tokens": "num_species_special_tokens",
+}
 
 
 def config_from_original(raw: dict) -> dict | None:
-    """Translate the authors' config.json (recognised by its U-Net fields `num_downsamples` and
-    `conv_init_embed_dim`); None for any other config. Post-trained checkpoints are refused, saying why."""
+    """Translate the authors' config.json, pre- or post-trained (recognised by its U-Net fields `num_downsamples`
+    and `conv_init_embed_dim`); None for any other config."""
     if raw.get("model_type") == NTv3Config.model_type or not {"num_downsamples", "conv_init_embed_dim"} <= set(raw):
         return None
-    post = [field for field in POST_TRAINED_FIELDS if raw.get(field)]
-    if post:
-        raise ValueError(
-            f"a post-trained NTv3 checkpoint ({', '.join(post)} in its config.json): its species-conditioned "
-            "adaptive norms and BigWig / BED heads are not implemented in dna_zoo yet; load a pre-trained one "
-            "(InstaDeepAI/NTv3_*_pre)"
-        )
     fields = {}
     for names, ours in ORIGINAL_FIELDS.items():
         present = next((name for name in names if raw.get(name) is not None), None)
         if present is not None:
             fields[ours] = raw[present]
+    fields.update({ours: raw[theirs] for theirs, ours in POST_TRAINED_FIELDS.items() if raw.get(theirs) is not None})
     for key in ("architectures", "num_labels", "id2label", "label2id", "problem_type", "max_position_embeddings"):
         if key in raw:
             fields[key] = raw[key]
@@ -115,6 +117,15 @@ class NTv3Config(DNAConfig):
         max_position_embeddings: the context the checkpoint was trained at (no learned position table: windows
             for long inputs are cut at this length).
         classifier_pooling: "mean" (default) or "max" over non-padding positions for sequence classification.
+        conditions_vocab_sizes: post-trained models: the vocabulary of each discrete condition (one, the species /
+            assembly). Each condition's embedding (width token_embedding_size) rescales and shifts every LayerNorm
+            and gates every residual branch of the towers and MLPs (adaptive norms); None: unconditioned.
+        conditions_names: a name per condition (default condition_0, ...): the condition heads' output names.
+        bigwigs_per_species: species -> its functional-track (BigWig) names; one track head per species.
+        bed_elements_names: the genome-annotation (BED) elements, each predicted as 2 classes per base.
+        species_to_token_id: species -> its condition token id; num_species_special_tokens: ids below this are
+            special tokens, not species.
+        keep_target_center_fraction: the track and annotation heads predict the centre of the input (as trained).
     """
 
     presets = PRESETS
@@ -147,6 +158,13 @@ class NTv3Config(DNAConfig):
         pad_token_id: int = 1,
         mask_token_id: int = 2,
         length_padding_token_id: int = 10,
+        conditions_vocab_sizes: list[int] | None = None,
+        conditions_names: list[str] | None = None,
+        bigwigs_per_species: dict[str, list[str]] | None = None,
+        bed_elements_names: list[str] | None = None,
+        species_to_token_id: dict[str, int] | None = None,
+        keep_target_center_fraction: float = 1.0,
+        num_species_special_tokens: int = 6,
         **kwargs,
     ):
         if upsample_type not in UPSAMPLE_TYPES:
@@ -178,6 +196,21 @@ class NTv3Config(DNAConfig):
         self.classifier_pooling = classifier_pooling
         self.mask_token_id = mask_token_id
         self.length_padding_token_id = length_padding_token_id
+        self.conditions_vocab_sizes = list(conditions_vocab_sizes or [])
+        names = conditions_names or [f"condition_{i}" for i in range(len(self.conditions_vocab_sizes))]
+        if len(names) != len(self.conditions_vocab_sizes):
+            raise ValueError(f"{len(names)} conditions_names for {len(self.conditions_vocab_sizes)} conditions")
+        self.conditions_names = list(names)
+        self.bigwigs_per_species = dict(bigwigs_per_species or {})
+        self.bed_elements_names = list(bed_elements_names or [])
+        self.species_to_token_id = dict(species_to_token_id or {})
+        missing = sorted(set(self.bigwigs_per_species) - set(self.species_to_token_id))
+        if missing:
+            raise ValueError(f"bigwigs_per_species names species without a token id: {missing}")
+        if not 0.0 < keep_target_center_fraction <= 1.0:
+            raise ValueError(f"keep_target_center_fraction must be in (0, 1], got {keep_target_center_fraction}")
+        self.keep_target_center_fraction = keep_target_center_fraction
+        self.num_species_special_tokens = num_species_special_tokens
         # The Transformer layer is Nucleotide Transformer v2's: biased attention projections, bias-free SwiGLU.
         self.attention_bias = True
         self.mlp_type = "swiglu"
@@ -191,6 +224,11 @@ class NTv3Config(DNAConfig):
         start, stop, steps = self.stem_hidden_size, self.hidden_size, self.num_downsamples
         step = (stop - start) / steps if steps else 0.0
         return [int(i * step + start) for i in range(steps)] + [stop]
+
+    @property
+    def track_species(self) -> list[str]:
+        """The species with functional-track heads, in the order of their token ids (the heads' order)."""
+        return sorted(self.bigwigs_per_species, key=self.species_to_token_id.__getitem__)
 
     @property
     def length_multiple(self) -> int:

@@ -16,12 +16,14 @@ This file travels to the Hub as remote code: it imports only torch, transformers
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
     BaseModelOutput,
     MaskedLMOutput,
@@ -30,10 +32,9 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import can_return_tuple
 
-from .attention import RotaryEmbedding
+from .attention import DNAAttention, RotaryEmbedding
 from .configuration_ntv3 import NTv3Config, config_from_original
-from .layers import pool_hidden_states, sequence_classification_loss
-from .modeling_nucleotide_transformer import NucleotideTransformerLayer
+from .layers import build_mlp, pool_hidden_states, sequence_classification_loss
 from .pretrained import DNAPreTrainedModel
 
 STEM_KERNEL, TOWER_KERNEL = 15, 5  # the authors' fixed kernel sizes
@@ -79,48 +80,137 @@ def same_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv1
     return nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
 
 
+class NTv3AdaptiveLayerNorm(nn.LayerNorm):
+    """LayerNorm; in post-trained models each condition's embedding c_i (B, E) then rescales and shifts it per
+    sequence: x * prod_i (1 + scale_i) + sum_i shift_i, with (shift_i, scale_i) = Linear_i(c_i) (zero-initialised:
+    an unconditioned start). Without conditions, a LayerNorm."""
+
+    def __init__(self, channels: int, config: NTv3Config, eps: float = 1e-5):
+        super().__init__(channels, eps=eps)
+        self.modulation_layers = condition_projections(config, 2 * channels)
+
+    def forward(self, x: torch.Tensor, conditions: tuple = ()) -> torch.Tensor:
+        x = super().forward(x)
+        if not self.modulation_layers:
+            return x
+        scale, shift = 1.0, 0.0
+        for layer, condition in zip(self.modulation_layers, conditions):
+            shift_i, scale_i = layer(condition)[:, None].chunk(2, dim=-1)  # (B, 1, C) each
+            scale, shift = scale * (1 + scale_i), shift + shift_i
+        return x * scale + shift
+
+
+def condition_projections(config: NTv3Config, width: int) -> nn.ModuleList:
+    """One Linear(token_embedding_size, width) per condition (none for an unconditioned model)."""
+    return nn.ModuleList(nn.Linear(config.token_embedding_size, width) for _ in config.conditions_vocab_sizes)
+
+
+def condition_gate(layers: nn.ModuleList, conditions: tuple) -> torch.Tensor | float:
+    """prod_i (1 + Linear_i(c_i)), (B, 1, C): the post-trained models' gate on a residual branch; 1 without."""
+    gate = 1.0
+    for layer, condition in zip(layers, conditions):
+        gate = gate * (1 + layer(condition)[:, None])
+    return gate
+
+
 class NTv3ConvBlock(nn.Module):
-    """LayerNorm -> zeros past the sequence -> convolution -> GELU, over (B, L, C)."""
+    """(Adaptive) LayerNorm -> zeros past the sequence -> convolution -> GELU, over (B, L, C). As a residual
+    branch (`gated`), post-trained models gate it per condition."""
 
-    def __init__(self, channels: int, conv: nn.Module):
+    def __init__(self, channels: int, conv: nn.Module, config: NTv3Config, gated: bool = False):
         super().__init__()
-        self.layer_norm = nn.LayerNorm(channels, eps=1e-5)
+        self.layer_norm = NTv3AdaptiveLayerNorm(channels, config)
         self.conv = conv
+        if gated:
+            self.modulation_layers = condition_projections(config, channels)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        x = self.layer_norm(x) * keep  # keep (B, L, 1)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, conditions: tuple = ()) -> torch.Tensor:
+        x = self.layer_norm(x, conditions) * keep  # keep (B, L, 1)
         return gelu(self.conv(x.transpose(1, 2)).transpose(1, 2))
+
+    def residual(self, x: torch.Tensor, keep: torch.Tensor, conditions: tuple = ()) -> torch.Tensor:
+        """x + gate * block(x)."""
+        return x + condition_gate(self.modulation_layers, conditions) * self(x, keep, conditions)
 
 
 class NTv3DownBlock(nn.Module):
     """(B, L, C_in) -> (B, L / 2, C_out): convolution block, pointwise residual block, average pooling by 2."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, config: NTv3Config):
         super().__init__()
-        self.conv = NTv3ConvBlock(in_channels, same_conv(in_channels, out_channels, TOWER_KERNEL))
-        self.res_conv = NTv3ConvBlock(out_channels, same_conv(out_channels, out_channels, 1))
+        self.conv = NTv3ConvBlock(in_channels, same_conv(in_channels, out_channels, TOWER_KERNEL), config)
+        self.res_conv = NTv3ConvBlock(out_channels, same_conv(out_channels, out_channels, 1), config, gated=True)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x, keep)
-        x = x + self.res_conv(x, keep)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, conditions: tuple = ()) -> torch.Tensor:
+        x = self.res_conv.residual(self.conv(x, keep, conditions), keep, conditions)
         return x.view(x.shape[0], -1, 2, x.shape[-1]).mean(2)
 
 
 class NTv3UpBlock(nn.Module):
     """(B, L, C_in) -> (B, 2L, C_out): upsampling convolution block, pointwise (transposed) residual block."""
 
-    def __init__(self, in_channels: int, out_channels: int, upsample_type: str):
+    def __init__(self, in_channels: int, out_channels: int, config: NTv3Config):
         super().__init__()
-        if upsample_type == "conv_transpose":
+        if config.upsample_type == "conv_transpose":
             upsample = NTv3TransposedConv(in_channels, out_channels, TOWER_KERNEL, stride=2)
         else:
             upsample = NTv3RepeatConv(in_channels, out_channels, TOWER_KERNEL, padding=TOWER_KERNEL // 2)
-        self.conv = NTv3ConvBlock(in_channels, upsample)
-        self.res_conv = NTv3ConvBlock(out_channels, NTv3TransposedConv(out_channels, out_channels, 1, stride=1))
+        self.conv = NTv3ConvBlock(in_channels, upsample, config)
+        pointwise = NTv3TransposedConv(out_channels, out_channels, 1, stride=1)
+        self.res_conv = NTv3ConvBlock(out_channels, pointwise, config, gated=True)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor, keep_up: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x, keep)
-        return x + self.res_conv(x, keep_up)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, keep_up: torch.Tensor, conditions: tuple = ()):
+        return self.res_conv.residual(self.conv(x, keep, conditions), keep_up, conditions)
+
+
+class NTv3Layer(GradientCheckpointingLayer):
+    """Nucleotide Transformer v2's pre-LN layer (x + Attn(LN(x)), then x + MLP(LN(x)); biased projections,
+    bias-free SwiGLU), with adaptive norms and a gated MLP branch in post-trained models."""
+
+    def __init__(self, config: NTv3Config, layer_idx: int):
+        super().__init__()
+        self.attention_norm = NTv3AdaptiveLayerNorm(config.hidden_size, config, config.layer_norm_eps)
+        self.attention = DNAAttention(config, layer_idx, is_causal=False)
+        self.mlp_norm = NTv3AdaptiveLayerNorm(config.hidden_size, config, config.layer_norm_eps)
+        self.mlp = build_mlp(config)
+        self.modulation_layers = condition_projections(config, config.hidden_size)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        conditions: tuple = (),
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attn_output, attn_weights = self.attention(
+            self.attention_norm(hidden_states, conditions), attention_mask, position_embeddings, **kwargs
+        )
+        hidden_states = hidden_states + attn_output
+        gate = condition_gate(self.modulation_layers, conditions)
+        return hidden_states + gate * self.mlp(self.mlp_norm(hidden_states, conditions)), attn_weights
+
+
+@dataclass
+class NTv3ModelOutput(BaseModelOutput):
+    r"""transformer_last_hidden_state: (B, T, hidden_size), the Transformer's output at 1 / 2^num_downsamples of
+    the length; transformer_mask: (B, T), its positions that hold bases."""
+
+    transformer_last_hidden_state: torch.Tensor | None = None
+    transformer_mask: torch.Tensor | None = None
+
+
+@dataclass
+class NTv3MaskedLMOutput(MaskedLMOutput):
+    r"""Post-trained models add, over the centre `keep_target_center_fraction` of the input (as trained):
+    bigwig_tracks_logits: (B, L_centre, most tracks of a species), non-negative (softplus): the row's species'
+        functional tracks (config.bigwigs_per_species), zeros past its own count;
+    bed_tracks_logits: (B, L_centre, annotation elements, 2): per-base logits of each genome-annotation element;
+    conditions_logits: per condition, (B, its vocabulary): the condition (species) predicted from the sequence."""
+
+    bigwig_tracks_logits: torch.Tensor | None = None
+    bed_tracks_logits: torch.Tensor | None = None
+    conditions_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class NTv3PreTrainedModel(DNAPreTrainedModel):
@@ -129,7 +219,7 @@ class NTv3PreTrainedModel(DNAPreTrainedModel):
     base_model_prefix = "model"
     head_prefixes = ("lm_head.", "classifier.")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["NucleotideTransformerLayer"]
+    _no_split_modules = ["NTv3Layer"]
     _supports_sdpa = True
     _supports_attention_backend = True
 
@@ -153,7 +243,11 @@ class NTv3PreTrainedModel(DNAPreTrainedModel):
             layer + r"sa_layer\.mha_output\.": r"model.layers.\1.attention.o_proj.",
             layer + r"fc1\.": r"model.layers.\1.mlp.gate_up_proj.",
             layer + r"fc2\.": r"model.layers.\1.mlp.down_proj.",
+            layer + r"modulation_layers\.": r"model.layers.\1.modulation_layers.",
             r"^model\.lm_head\.": "lm_head.",
+            # post-trained: the condition (species) embeddings and heads, the track and annotation heads
+            r"^model\.cond_tables\.": "model.condition_embeddings.",
+            r"^model\.(conditions_heads|bigwig_head|bed_head)\.": r"\1.",
         }
 
     @torch.no_grad()
@@ -173,14 +267,15 @@ class NTv3Model(NTv3PreTrainedModel):
         super().__init__(config)
         widths = config.tower_widths
         self.embed_tokens = nn.Embedding(config.vocab_size, config.token_embedding_size)
-        self.stem = same_conv(config.token_embedding_size, config.stem_hidden_size, STEM_KERNEL)
-        self.down_blocks = nn.ModuleList(NTv3DownBlock(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta)
-        self.layers = nn.ModuleList(NucleotideTransformerLayer(config, i) for i in range(config.num_hidden_layers))
-        up_widths = widths[::-1]
-        self.up_blocks = nn.ModuleList(
-            NTv3UpBlock(a, b, config.upsample_type) for a, b in zip(up_widths[:-1], up_widths[1:])
+        self.condition_embeddings = nn.ModuleList(
+            nn.Embedding(vocab, config.token_embedding_size) for vocab in config.conditions_vocab_sizes
         )
+        self.stem = same_conv(config.token_embedding_size, config.stem_hidden_size, STEM_KERNEL)
+        self.down_blocks = nn.ModuleList(NTv3DownBlock(a, b, config) for a, b in zip(widths[:-1], widths[1:]))
+        self.rotary = RotaryEmbedding(config.head_dim, config.rope_theta)
+        self.layers = nn.ModuleList(NTv3Layer(config, i) for i in range(config.num_hidden_layers))
+        up_widths = widths[::-1]
+        self.up_blocks = nn.ModuleList(NTv3UpBlock(a, b, config) for a, b in zip(up_widths[:-1], up_widths[1:]))
         self.gradient_checkpointing = False
         self.post_init()
 
@@ -222,11 +317,15 @@ class NTv3Model(NTv3PreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
+        species_ids: torch.LongTensor | None = None,
         **kwargs,
-    ) -> BaseModelOutput:
-        r"""attention_mask: (B, L), right-padded; without it, positions holding the pad token are padding."""
+    ) -> "NTv3ModelOutput":
+        r"""attention_mask: (B, L), right-padded; without it, positions holding the pad token are padding.
+        species_ids: post-trained models only: (B,) the condition token of each row (`species_ids_of`), or
+            (B, conditions) for several conditions."""
         if input_ids is None or inputs_embeds is not None:
             raise ValueError("NTv3 takes input_ids (the length extension needs the tokens), not inputs_embeds")
+        conditions = self.embed_conditions(species_ids, input_ids.shape[0])
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
         if output_attentions is None:
@@ -242,7 +341,7 @@ class NTv3Model(NTv3PreTrainedModel):
         skips = []
         for level, block in enumerate(self.down_blocks):
             skips.append(hidden_states)
-            hidden_states = block(hidden_states, keeps[level])  # (B, L' / 2^(level+1), C_level+1)
+            hidden_states = block(hidden_states, keeps[level], conditions)  # (B, L' / 2^(level+1), C_level+1)
 
         coarse = keeps[-1][..., 0].bool()  # (B, T): positions of the Transformer that hold bases
         mask = create_bidirectional_mask(self.config, hidden_states, coarse)
@@ -251,7 +350,7 @@ class NTv3Model(NTv3PreTrainedModel):
         all_hidden_states = [hidden_states] if output_hidden_states else None
         all_attentions = [] if output_attentions else None
         for layer in self.layers:
-            hidden_states, attn_weights = layer(hidden_states, mask, position_embeddings, **kwargs)
+            hidden_states, attn_weights = layer(hidden_states, mask, position_embeddings, conditions, **kwargs)
             if output_hidden_states:
                 all_hidden_states.append(hidden_states)
             if output_attentions:
@@ -259,17 +358,55 @@ class NTv3Model(NTv3PreTrainedModel):
 
         depth = self.config.num_downsamples
         for step, block in enumerate(self.up_blocks):
-            hidden_states = block(hidden_states, keeps[depth - step], keeps[depth - step - 1])
+            if step == 0:
+                transformer_output = hidden_states
+            hidden_states = block(hidden_states, keeps[depth - step], keeps[depth - step - 1], conditions)
             if self.config.use_skip_connections:
                 hidden_states = hidden_states + skips[depth - step - 1]
         hidden_states = hidden_states[:, :length]  # (B, L, C_0)
         if output_hidden_states:
             all_hidden_states.append(hidden_states)
-        return BaseModelOutput(
+        return NTv3ModelOutput(
             last_hidden_state=hidden_states,
             hidden_states=tuple(all_hidden_states) if output_hidden_states else None,
             attentions=tuple(all_attentions) if output_attentions else None,
+            transformer_last_hidden_state=transformer_output,
+            transformer_mask=coarse,
         )
+
+    def embed_conditions(self, species_ids: torch.Tensor | None, batch: int) -> tuple:
+        """Each condition's embedding (B, E); () for an unconditioned model."""
+        config = self.config
+        if not config.conditions_vocab_sizes:
+            if species_ids is not None:
+                raise ValueError("species_ids: this NTv3 is not conditioned (a pre-trained model); do not pass them")
+            return ()
+        if species_ids is None:
+            raise ValueError(
+                "this post-trained NTv3 is conditioned on the species: pass species_ids, e.g. "
+                f"model.species_ids_of(['human'] * batch) (species: {', '.join(sorted(config.species_to_token_id))})"
+            )
+        ids = species_ids.reshape(batch, -1)
+        if ids.shape[1] != len(config.conditions_vocab_sizes):
+            raise ValueError(
+                f"species_ids hold {ids.shape[1]} conditions per row; the model has {len(self.condition_embeddings)}"
+            )
+        for index, (vocab, column) in enumerate(zip(config.conditions_vocab_sizes, ids.unbind(1))):
+            bad = ((column < 0) | (column >= vocab)).nonzero()
+            if len(bad):
+                row = int(bad[0])
+                raise ValueError(
+                    f"row {row}: condition {index} id {int(column[row])} is outside its vocabulary (0..{vocab - 1})"
+                )
+        return tuple(embedding(column) for embedding, column in zip(self.condition_embeddings, ids.unbind(1)))
+
+    def species_ids_of(self, species: list[str]) -> torch.LongTensor:
+        """(B,) condition ids of species names (config.species_to_token_id), for `species_ids`."""
+        table = self.config.species_to_token_id
+        unknown = [name for name in species if name not in table]
+        if unknown:
+            raise ValueError(f"unknown species {unknown}; this model knows {', '.join(sorted(table))}")
+        return torch.tensor([table[name] for name in species], device=self.embed_tokens.weight.device)
 
 
 class NTv3LMHead(nn.Module):
@@ -288,13 +425,60 @@ class NTv3LMHead(nn.Module):
         return self.head(hidden_states)  # (B, L, V)
 
 
+def crop_center(x: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The centre `fraction` of (B, L, ...) over L, cut as the authors do: int((1 - fraction) L) // 2 per side."""
+    cut = int((1.0 - fraction) * x.shape[1]) // 2
+    return x[:, cut : x.shape[1] - cut]
+
+
+class NTv3TrackHead(nn.Module):
+    """The authors' LinearHead / ClassificationHead: LayerNorm (flax's default eps, 1e-6) -> Linear."""
+
+    def __init__(self, width: int, outputs: int):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(width, eps=1e-6)
+        self.head = nn.Linear(width, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer_norm(x))
+
+
+class NTv3SpeciesTracksHead(nn.Module):
+    """One functional-track head per species (softplus outputs), keyed by the species' rank in token-id order; each
+    row gets its species' tracks, zero-padded to the largest species' count."""
+
+    def __init__(self, config: NTv3Config):
+        super().__init__()
+        counts = [len(config.bigwigs_per_species[name]) for name in config.track_species]
+        self.tracks = max(counts)
+        self.species_heads = nn.ModuleDict(
+            {str(rank): NTv3TrackHead(config.stem_hidden_size, count) for rank, count in enumerate(counts) if count}
+        )
+
+    def forward(self, x: torch.Tensor, head_index: torch.Tensor) -> torch.Tensor:
+        logits = x.new_zeros(*x.shape[:-1], self.tracks)  # (B, L, tracks)
+        for rank, head in self.species_heads.items():
+            rows = head_index == int(rank)
+            if rows.any():
+                predicted = F.softplus(head(x[rows]))
+                logits[rows] = F.pad(predicted, (0, self.tracks - predicted.shape[-1]))
+        return logits
+
+
 class NTv3ForMaskedLM(NTv3PreTrainedModel):
-    """Masked-base prediction at every position (the authors' pre-training objective)."""
+    """Masked-base prediction at every position (the authors' pre-training objective). Post-trained checkpoints
+    (species-conditioned) add their heads: a condition classifier per condition on the mean Transformer output, the
+    species' functional tracks and the genome annotation per base (see NTv3MaskedLMOutput)."""
 
     def __init__(self, config: NTv3Config):
         super().__init__(config)
         self.model = NTv3Model(config)
         self.lm_head = NTv3LMHead(config)
+        self.conditions_heads = nn.ModuleList(nn.Linear(config.hidden_size, v) for v in config.conditions_vocab_sizes)
+        if config.bigwigs_per_species:
+            self.bigwig_head = NTv3SpeciesTracksHead(config)
+        if config.bed_elements_names:
+            self.bed_head = NTv3TrackHead(config.stem_hidden_size, 2 * len(config.bed_elements_names))
         self.post_init()
 
     def get_output_embeddings(self):
@@ -312,16 +496,43 @@ class NTv3ForMaskedLM(NTv3PreTrainedModel):
         labels: torch.LongTensor | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
-        r"""labels: (B, L) token ids to predict, -100 where no loss is taken."""
+        r"""labels: (B, L) token ids to predict, -100 where no loss is taken. species_ids: post-trained models,
+        see NTv3Model."""
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)
-        outputs = self.model(input_ids, attention_mask, inputs_embeds, **kwargs)
+        species_ids = kwargs.pop("species_ids", None)
+        outputs = self.model(input_ids, attention_mask, inputs_embeds, species_ids=species_ids, **kwargs)
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config.vocab_size, num_items_in_batch=num_items_in_batch)
-        return MaskedLMOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        return NTv3MaskedLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            **self.post_trained_heads(outputs, species_ids),
         )
+
+    def post_trained_heads(self, outputs: NTv3ModelOutput, species_ids: torch.Tensor | None) -> dict:
+        """The post-trained heads' outputs (none for a pre-trained model)."""
+        config, heads = self.config, {}
+        if self.conditions_heads:
+            keep = outputs.transformer_mask[..., None].to(outputs.transformer_last_hidden_state.dtype)
+            pooled = gelu((outputs.transformer_last_hidden_state * keep).sum(1) / keep.sum(1).clamp(min=1))
+            heads["conditions_logits"] = tuple(head(pooled) for head in self.conditions_heads)
+        centre = crop_center(outputs.last_hidden_state, config.keep_target_center_fraction)  # (B, L_centre, C)
+        if hasattr(self, "bigwig_head"):
+            head_index = species_ids.reshape(centre.shape[0], -1)[:, 0] - config.num_species_special_tokens
+            if (head_index < 0).any():
+                row = int((head_index < 0).nonzero()[0])
+                raise ValueError(
+                    f"row {row}: species id {int(species_ids.reshape(centre.shape[0], -1)[row, 0])} is a special "
+                    f"token (below {config.num_species_special_tokens}), not a species with tracks"
+                )
+            heads["bigwig_tracks_logits"] = self.bigwig_head(centre, head_index)
+        if hasattr(self, "bed_head"):
+            heads["bed_tracks_logits"] = self.bed_head(centre).unflatten(-1, (len(config.bed_elements_names), 2))
+        return heads
 
 
 class NTv3ForSequenceClassification(NTv3PreTrainedModel):
