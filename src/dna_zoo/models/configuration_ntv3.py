@@ -7,8 +7,6 @@ This file travels to the Hub as remote code: it imports only transformers and it
 
 from .pretrained import DNAConfig
 
-# The authors' tokenizer (nucleotide_transformer_v3.tokenizers.get_ntv3_tokenizer): 6 special tokens, then A T C G N.
-VOCABULARY = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>", "A", "T", "C", "G", "N")
 UPSAMPLE_TYPES = ("conv_transpose", "repeat+conv")
 
 
@@ -246,4 +244,4 @@ class NTv3Config(DNAConfig):
         return self.max_position_embeddings
 
 
-__all__ = ["NTv3Config", "PRESETS", "VOCABULARY", "config_from_original"]
+__all__ = ["NTv3Config", "PRESETS", "config_from_original"]

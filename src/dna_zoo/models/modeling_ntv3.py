@@ -34,15 +34,13 @@ from transformers.utils import can_return_tuple
 
 from .attention import DNAAttention, RotaryEmbedding
 from .configuration_ntv3 import NTv3Config, config_from_original
-from .layers import build_mlp, pool_hidden_states, sequence_classification_loss
+from .layers import activation, build_mlp, pool_hidden_states, sequence_classification_loss
 from .pretrained import DNAPreTrainedModel
 
 STEM_KERNEL, TOWER_KERNEL = 15, 5  # the authors' fixed kernel sizes
 
 
-def gelu(x: torch.Tensor) -> torch.Tensor:
-    """jax.nn.gelu's default: the tanh approximation."""
-    return F.gelu(x, approximate="tanh")
+gelu = activation("gelu_pytorch_tanh")  # jax.nn.gelu's default: the tanh approximation
 
 
 class NTv3TransposedConv(nn.Module):
@@ -332,9 +330,9 @@ class NTv3Model(NTv3PreTrainedModel):
             output_attentions = self.config.output_attentions
         length = input_ids.shape[1]
         input_ids, keep = self.extend_to_multiple(input_ids, attention_mask)
-        keeps = [keep[:, :: 2**level, None] for level in range(self.config.num_downsamples + 1)]  # (B, L/2^i, 1)
         dtype = self.embed_tokens.weight.dtype
-        keeps = [k.to(dtype) for k in keeps]
+        # keep at every resolution of the towers: (B, L' / 2^level, 1)
+        keeps = [keep[:, :: 2**level, None].to(dtype) for level in range(self.config.num_downsamples + 1)]
 
         hidden_states = self.embed_tokens(input_ids) * keeps[0]  # (B, L', E)
         hidden_states = gelu(self.stem(hidden_states.transpose(1, 2)).transpose(1, 2))  # (B, L', C_0)
@@ -356,10 +354,9 @@ class NTv3Model(NTv3PreTrainedModel):
             if output_attentions:
                 all_attentions.append(attn_weights)
 
+        transformer_output = hidden_states  # (B, T, H)
         depth = self.config.num_downsamples
         for step, block in enumerate(self.up_blocks):
-            if step == 0:
-                transformer_output = hidden_states
             hidden_states = block(hidden_states, keeps[depth - step], keeps[depth - step - 1], conditions)
             if self.config.use_skip_connections:
                 hidden_states = hidden_states + skips[depth - step - 1]
@@ -517,16 +514,17 @@ class NTv3ForMaskedLM(NTv3PreTrainedModel):
         """The post-trained heads' outputs (none for a pre-trained model)."""
         config, heads = self.config, {}
         if self.conditions_heads:
-            keep = outputs.transformer_mask[..., None].to(outputs.transformer_last_hidden_state.dtype)
-            pooled = gelu((outputs.transformer_last_hidden_state * keep).sum(1) / keep.sum(1).clamp(min=1))
+            pooled = pool_hidden_states(outputs.transformer_last_hidden_state, outputs.transformer_mask, "mean")
+            pooled = gelu(pooled)
             heads["conditions_logits"] = tuple(head(pooled) for head in self.conditions_heads)
         centre = crop_center(outputs.last_hidden_state, config.keep_target_center_fraction)  # (B, L_centre, C)
         if hasattr(self, "bigwig_head"):
-            head_index = species_ids.reshape(centre.shape[0], -1)[:, 0] - config.num_species_special_tokens
+            species = species_ids.reshape(centre.shape[0], -1)[:, 0]  # the first condition: the species
+            head_index = species - config.num_species_special_tokens
             if (head_index < 0).any():
                 row = int((head_index < 0).nonzero()[0])
                 raise ValueError(
-                    f"row {row}: species id {int(species_ids.reshape(centre.shape[0], -1)[row, 0])} is a special "
+                    f"row {row}: species id {int(species[row])} is a special "
                     f"token (below {config.num_species_special_tokens}), not a species with tracks"
                 )
             heads["bigwig_tracks_logits"] = self.bigwig_head(centre, head_index)
