@@ -1,8 +1,8 @@
 """One harness for every benchmark: `python -m benchmarks [NAME ...] [--device cpu|cuda] [--quick]`.
 
 NAME is any of nucleotide_transformer, mistral_dna, gena_lm, trinity_dna, dnabert2, hyena_dna, sweep, long_inputs, mfu,
-genome_embedding, ism, sharding, quality (default: all but quality, which trains 18 models and runs on its own in
-under 30 minutes).
+genome_embedding, ism, sharding, pretrain, quality (default: all but quality, which trains 18 models and runs on its
+own in under 30 minutes).
 Each benchmark compares dna_zoo with the reference on the same weights and inputs in one process (interleaved
 repetitions after a warm-up, median and spread, peak memory per run) and checks its targets as PASS / FAIL lines.
 The run writes benchmarks/results/<machine>-<date>.json, a markdown report beside it and PNG plots (target ratios
@@ -39,6 +39,7 @@ MODULES = {
     "genome_embedding": "bench_genome_embedding",
     "ism": "bench_ism",
     "sharding": "bench_sharding",
+    "pretrain": "bench_pretrain",
     "quality": "quality",
 }
 QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are not the recorded figures
@@ -65,6 +66,7 @@ QUICK = {  # smaller workloads for a smoke run (--quick); ratios from them are n
     "genome_embedding": ["--quick"],
     "ism": ["--length", "60"],
     "sharding": ["--layers", "1", "--window", "600", "--steps", "2"],
+    "pretrain": ["--batch", "4", "--hidden", "64", "--layers", "1", "--repeats", "2"],
     "quality": ["--seeds", "0", "--train-windows", "150", "--test-windows", "100", "--epochs", "1"],
 }
 

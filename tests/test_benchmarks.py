@@ -18,6 +18,7 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
             "long_inputs",
             "nucleotide_transformer",
             "mfu",
+            "pretrain",
             "--quick",
             "--device",
             "cpu",
@@ -40,6 +41,10 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
     assert "## Efficiency against the machine's own limit" in report_path.with_suffix(".md").read_text()
     for path in ("trinity_dna", "gena_lm block-sparse", "gena_lm recurrent"):  # every long-context path, by length
         assert {("forward 2048", path), ("forward 4096", path)} <= rows
+    assert {
+        ("pretrain step 4x101", "before (fp32, full projection)"),
+        ("pretrain step 4x101", "after (all three)"),
+    } <= rows
     assert all(row["median_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"] for row in report["timings"])
     assert {"label": "NT-v2-500M training MFU (GPU)", "skipped": "no CUDA device"} in report["targets"]
     assert any(Path(p).name.endswith("-time.png") for p in report["plots"])

@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from dna_zoo import NucleotideTransformerTokenizer
+from dna_zoo.checkpoints import CONFIG_CLASSES
 from dna_zoo.cli import main as cli
 from dna_zoo.data import read_fasta
 from dna_zoo.training import PretrainConfig, pretrain
+from dna_zoo.training.pretrain import build_model, training_loss
 
 LAMBDA = str(Path(__file__).parent / "data" / "lambda_phage.fa.gz")
 
@@ -202,3 +205,34 @@ def test_a_second_job_on_the_same_output_folder_is_refused(tmp_path):
         with pytest.raises(RuntimeError, match="another dna_zoo job is writing .*run"):
             pretrain(config(tmp_path, "run"))
     pretrain(config(tmp_path, "run", steps=4))  # free again
+
+
+@pytest.mark.parametrize("family", sorted(CONFIG_CLASSES))
+def test_training_loss_projects_only_the_labelled_tokens_and_equals_the_models_loss(family):
+    torch.manual_seed(0)
+    model, tokenizer, causal = build_model(PretrainConfig(family=family, preset="tiny", fasta=[], output_dir=""))
+    model.eval()  # no dropout: the two losses see the same network
+    encoded = tokenizer(["ACGTTGCAAGGCTTAACGTAGGCTAGCTAGGATCCA" * 3, "TTGACAGGCTAGCAATGCA" * 2], padding=True)
+    input_ids = torch.tensor(encoded["input_ids"])
+    attention_mask = torch.tensor(encoded["attention_mask"])
+    labels = input_ids.masked_fill(attention_mask == 0, -100)
+    if not causal:
+        labels = labels.masked_fill(torch.rand(labels.shape) > 0.3, -100)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    projected = []
+    decoder = model.get_output_embeddings()
+    if isinstance(decoder, torch.nn.Module):
+        decoder.register_forward_hook(lambda module, args, output: projected.append(output.shape[:-1]))
+
+    ours = training_loss(model, batch, causal)
+    ours.backward()
+    our_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            torch.testing.assert_close(our_grads[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)
+    if isinstance(decoder, torch.nn.Module) and not causal:
+        assert projected[0] == (int((labels != -100).sum()),)  # the labelled tokens alone, not (B, T)

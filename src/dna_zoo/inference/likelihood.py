@@ -11,6 +11,31 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def selected_logits(model, inputs: dict, selection) -> torch.Tensor:
+    """(N, V) logits of the selected tokens only: `selection` indexes the (B, T) token grid of `inputs`, a bool
+    mask or a (rows, columns) pair of index tensors, rows in its order. The vocabulary projection (the model's
+    output embeddings) runs at those tokens alone, where a full (B, T, V) projection would be mostly discarded
+    (a masked LM's loss reads 15% of it); a model whose projection is not reached that way projects everywhere
+    and the rows are taken after, with the same result."""
+    decoder = getattr(model, "module", model).get_output_embeddings()  # `module`: under DistributedDataParallel
+    grid = inputs["input_ids"].shape
+    selected = []
+
+    def select(module, args):  # (B, T, H) -> (N, H)
+        if args[0].shape[:2] != grid:
+            return None
+        selected.append(True)
+        return (args[0][selection], *args[1:])
+
+    handle = decoder.register_forward_pre_hook(select) if isinstance(decoder, torch.nn.Module) else None
+    try:
+        logits = model(**inputs).logits
+    finally:
+        if handle is not None:
+            handle.remove()
+    return logits if selected else logits[selection]
+
+
 @torch.no_grad()
 def masked_span_log_likelihoods(model, tokenizer, sequences: list[str], spans, batch_size: int = 16) -> np.ndarray:
     """(N, 2) sum and mean log p of the tokens of each sequence that overlap its span (start, end) in bases, those
@@ -30,7 +55,7 @@ def masked_span_log_likelihoods(model, tokenizer, sequences: list[str], spans, b
         targets = encoded["input_ids"][overlapping]  # (n,)
         encoded["input_ids"] = encoded["input_ids"].masked_fill(overlapping, tokenizer.mask_token_id)
         inputs = {key: value.to(_device(model)) for key, value in encoded.items() if key in MODEL_INPUTS}
-        logits = model(**inputs).logits[overlapping.to(_device(model))].float()  # (n, V): the masked tokens only
+        logits = selected_logits(model, inputs, overlapping.to(_device(model))).float()  # (n, V): the masked tokens
         token_log_probs = logits.log_softmax(-1).gather(-1, targets[:, None].to(logits.device)).squeeze(-1).cpu()
         rows = overlapping.nonzero()[:, 0]
         sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, rows, token_log_probs.double())

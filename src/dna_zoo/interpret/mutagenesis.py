@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..inference.embeddings import check_vocabulary, reverse_complement
-from ..inference.likelihood import causal_log_likelihoods, masked_span_log_likelihoods
+from ..inference.likelihood import causal_log_likelihoods, masked_span_log_likelihoods, selected_logits
 from ..inference.predict import predict
 
 BASES = "ACGT"
@@ -161,23 +161,17 @@ class _Scorer:
         log_probs = {}
         device = next(model.parameters()).device
         inputs = {key: value.to(device) for key, value in encoded.items() if key != "input_ids"}
-        decoder = model.get_output_embeddings()  # the vocabulary projection: run at the masked token only
         for first in range(0, len(tokens), self.batch_size):
             group = tokens[first : first + self.batch_size]
-            rows = torch.arange(len(group))
-            masked = ids.repeat(len(group), 1)
-            masked[rows, group] = tokenizer.mask_token_id
+            rows, columns = torch.arange(len(group), device=device), torch.tensor(group, device=device)
+            masked = (
+                ids.to(device)
+                .repeat(len(group), 1)
+                .index_put_((rows, columns), torch.tensor(tokenizer.mask_token_id, device=device))
+            )
             expanded = {key: value.expand(len(group), -1) for key, value in inputs.items()}
-
-            def masked_only(module, args):  # (B, T, H) -> (B, 1, H): row b's masked token
-                return (args[0][rows, group].unsqueeze(1), *args[1:])
-
-            handle = decoder.register_forward_pre_hook(masked_only) if decoder is not None else None
-            try:
-                logits = model(input_ids=masked.to(device), **expanded).logits
-            finally:
-                handle is not None and handle.remove()
-            logits = logits[:, 0] if handle is not None else logits[rows, group]  # (B, V)
+            # (B, V): row b's masked token, the vocabulary projected there only
+            logits = selected_logits(model, {"input_ids": masked, **expanded}, (rows, columns))
             for token, row in zip(group, logits.float().log_softmax(-1).cpu()):
                 log_probs[token] = row
             self.bar.update(len(group))

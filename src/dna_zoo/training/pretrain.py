@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokeniz
 from ..auto import FAMILIES
 from ..checkpoints import CONFIG_CLASSES, load_config
 from ..data.windows import loss_mask, windows_dataset
+from ..inference.likelihood import selected_logits
 from ..plots import plot_curves
 from ..sharding import full_state_dict, load_shards, save_shards, shard_model, unsharded_copy
 from .runs import check_resumable, latest_checkpoint, owned_run, refuse_reuse, run_identity
@@ -56,7 +57,7 @@ class PretrainConfig:
     mlm_probability: float = 0.15
     checkpoint_every: int = 50
     seed: int = 0
-    mixed_precision: str = "no"  # "bf16" / "fp16" on GPU
+    mixed_precision: str = "no"  # "bf16" (CPU with AMX / AVX-512 BF16, or GPU) / "fp16" (GPU)
     fsdp: bool = False  # shard weights, gradients and optimizer state across the processes (FSDP2, any device)
     rank_timeout: float = 300.0  # seconds a process of a distributed job may stay silent before the job is stopped
     config_overrides: dict = field(default_factory=dict)
@@ -76,15 +77,15 @@ def mask_tokens(input_ids, labels, special_ids, mask_id: int, vocab_size: int, p
 
 
 def build_model(config: PretrainConfig):
-    """A freshly initialised model (MLM head, or causal LM for mistral_dna) and its family's default tokenizer."""
+    """A freshly initialised model (MLM head, or causal LM for a decoder family) and its family's default tokenizer."""
     if os.path.exists(config.preset):  # a config.json or a folder, of any layout the one loader reads
         model_config = load_config(config.preset, **config.config_overrides)
     else:
         if config.family not in CONFIG_CLASSES:
             raise ValueError(f"family {config.family!r} unknown; known: {', '.join(CONFIG_CLASSES)}")
         model_config = CONFIG_CLASSES[config.family].from_preset(config.preset, **config.config_overrides)
-    causal = model_config.model_type == "mistral_dna"
     classes = FAMILIES[type(model_config)]
+    causal = AutoModelForMaskedLM not in classes  # Mistral-DNA, HyenaDNA: decoders
     model = classes[AutoModelForCausalLM if causal else AutoModelForMaskedLM](model_config)
     return model, classes[AutoTokenizer](), causal
 
@@ -159,8 +160,22 @@ class Masker:
         return {**batch, "input_ids": masked.to(device), "labels": labels.to(device)}
 
 
+def training_loss(model, batch: dict, causal: bool) -> torch.Tensor:
+    """The batch's loss. A masked LM's cross-entropy is taken from the logits of the labelled tokens alone, the
+    vocabulary projected there only (the model's own loss projects every token and reads 15% of them); a causal
+    LM's is the model's own (every token is a target, and Mistral-DNA adds its router losses)."""
+    labelled = batch["labels"] != -100
+    if not labelled.any():  # all soft-masked, or no token drawn: NaN otherwise, so train on nothing instead
+        return model(**{**batch, "labels": None}).logits.sum() * 0.0
+    if causal:
+        return model(**batch).loss
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
+    logits = selected_logits(model, inputs, labelled)  # (N, V)
+    return torch.nn.functional.cross_entropy(logits.float(), batch["labels"][labelled])
+
+
 @torch.no_grad()
-def evaluate(model, loader, masker: Masker, device) -> float:
+def evaluate(model, loader, masker: Masker, device, causal: bool) -> float:
     """Mean validation loss over `loader`, with fixed masks (the same at every evaluation)."""
     model.eval()
     total, count = 0.0, 0
@@ -168,7 +183,7 @@ def evaluate(model, loader, masker: Masker, device) -> float:
         batch = masker({k: v.to(device) for k, v in batch.items()}, (-1, index), device)
         tokens = int((batch["labels"] != -100).sum())
         if tokens:
-            total += model(**batch).loss.item() * tokens
+            total += training_loss(model, batch, causal).item() * tokens
         count += tokens
     model.train()
     return total / max(count, 1)
@@ -242,7 +257,11 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
         if accelerator.num_processes < 2:
             raise ValueError("fsdp shards across processes: launch with torchrun --nproc_per_node N (N >= 2)")
         model = shard_model(model.to(accelerator.device), config.mixed_precision)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # one fused kernel per step on CPU and CUDA (a sharded model's DTensor parameters take the default path)
+    fused = not config.fsdp and accelerator.device.type in ("cpu", "cuda")
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused
+    )
     # the scheduler is stepped here once per optimizer step (accelerate's would step once per process)
     scheduler = get_scheduler(config.lr_scheduler, optimizer, config.warmup_steps, config.steps)
     accelerator.register_for_checkpointing(scheduler)
@@ -270,9 +289,7 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
             micro_batch += 1
             batch = masker(batch, (accelerator.process_index, micro_batch), accelerator.device)
             with accelerator.accumulate(model):
-                outputs = model(**batch)
-                # a micro-batch with no label (all soft-masked, or no token drawn) gives NaN: train on nothing instead
-                loss = outputs.loss if (batch["labels"] != -100).any() else outputs.logits.sum() * 0.0
+                loss = training_loss(model, batch, causal)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     optimizer.step()
@@ -289,7 +306,7 @@ def _train(config: PretrainConfig, accelerator, checkpoint: str | None, stop_at:
                 last = latest_checkpoint(config.output_dir)
                 raise FloatingPointError(f"loss is {losses[-1]} at step {step}; last good checkpoint: {last}")
             if len(validation) and (step % config.eval_every == 0 or step == config.steps):
-                evaluations.append([step, evaluate(model, validation_loader, masker, accelerator.device)])
+                evaluations.append([step, evaluate(model, validation_loader, masker, accelerator.device, causal)])
                 bar.write(f"step {step}: validation loss {evaluations[-1][1]:.4f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 progress = {"step": step, "losses": losses, "validation": evaluations}
