@@ -91,7 +91,8 @@ def main(argv=None):
         for name, timing in timings.items():
             report_timing("gena_lm", f"{workload} 4096", name, timing, memory[name], tokens)
         speed = timings["BigBirdModel"].median / timings["dna_zoo"].median
-        lines.append(target_line(f"GENA BigBird {workload} at 4096 tokens vs BigBirdModel", speed, 2.0, True))
+        target = 2.5 if workload == "train step" else 2.0  # issue 18: the training step clearly past 2x
+        lines.append(target_line(f"GENA BigBird {workload} at 4096 tokens vs BigBirdModel", speed, target, True))
         lines.append(
             target_line(
                 f"GENA BigBird {workload} peak memory vs BigBirdModel",

@@ -21,7 +21,14 @@ import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPORT, interleaved_timings, peak_memory_mib, report_timing, target_line  # noqa: E402
+from common import (  # noqa: E402
+    dense_matmul_rate,
+    efficiency_lines,
+    interleaved_timings,
+    peak_memory_mib,
+    report_timing,
+    target_line,
+)
 
 from dna_zoo import NucleotideTransformerForMaskedLM, NucleotideTransformerTokenizer  # noqa: E402
 from dna_zoo.models.tokenization_dna import kmer_vocabulary  # noqa: E402
@@ -74,16 +81,6 @@ def matmul_flops(model, batch: int, length: int) -> tuple[float, list[tuple[int,
     return float(linear + attention), shapes
 
 
-def dense_matmul_rate(shapes: list[tuple[int, int, int]], device: str, repeats: int = 3) -> float:
-    """FLOP/s of torch's dense matmul on the model's own Linear shapes, fp32: the machine's practical limit."""
-    operands = [(torch.randn(t, i, device=device), torch.randn(i, o, device=device)) for t, i, o in set(shapes)]
-    count = {shape: shapes.count(shape) for shape in set(shapes)}
-    timings = interleaved_timings({"matmul": lambda: [a @ b for a, b in operands]}, repeats=repeats, device=device)
-    seconds = timings["matmul"].median
-    flops_once = sum(2 * t * i * o for t, i, o in count)
-    return flops_once / seconds
-
-
 def model_benchmark(args) -> list[str]:
     reference, ours = build_models(args.layers, args.device)
     input_ids, attention_mask, labels = make_batch(args.batch, args.length, args.device)
@@ -128,20 +125,7 @@ def model_benchmark(args) -> list[str]:
         speed = timings["EsmForMaskedLM"].median / timings["dna_zoo"].median
         memory_ratio = memory["dna_zoo"] / memory["EsmForMaskedLM"]
         flops = forward_flops * (3 if workload == "train step" else 1)  # backward: twice the forward's matmuls
-        for name, timing in timings.items():
-            achieved = flops / timing.median
-            lines.append(
-                f"INFO  NT {workload} {name}: {achieved / 1e9:.0f} GFLOP/s of matmuls, "
-                f"{achieved / matmul_rate:.0%} of torch's dense matmul rate on the same shapes"
-            )
-            REPORT["efficiency"].append(
-                {
-                    "workload": f"NT {workload}",
-                    "implementation": name,
-                    "gflops": achieved / 1e9,
-                    "fraction_of_matmul_rate": achieved / matmul_rate,
-                }
-            )
+        lines += efficiency_lines(f"NT {workload}", timings, flops, matmul_rate)
         lines.append(target_line(f"NT {workload} throughput vs EsmForMaskedLM", speed, 1.0, higher_is_better=True))
         lines.append(
             target_line(f"NT {workload} peak memory vs EsmForMaskedLM", memory_ratio, 1.0, higher_is_better=False)

@@ -119,6 +119,37 @@ def target_line(label: str, value: float, target: float, higher_is_better: bool)
     return f"{'PASS' if ok else 'FAIL'}  {label}: {value:.2f}x (target {sign} {target:.1f}x)"
 
 
+def dense_matmul_rate(shapes: list[tuple[int, int, int]], device: str, repeats: int = 3) -> float:
+    """FLOP/s of torch's dense matmul on the model's own Linear shapes, fp32: the machine's practical limit."""
+    operands = [(torch.randn(t, i, device=device), torch.randn(i, o, device=device)) for t, i, o in set(shapes)]
+    count = {shape: shapes.count(shape) for shape in set(shapes)}
+    timings = interleaved_timings({"matmul": lambda: [a @ b for a, b in operands]}, repeats=repeats, device=device)
+    seconds = timings["matmul"].median
+    flops_once = sum(2 * t * i * o for t, i, o in count)
+    return flops_once / seconds
+
+
+def efficiency_lines(workload: str, timings: dict[str, Timing], flops: float, matmul_rate: float) -> list[str]:
+    """Each implementation's achieved matmul FLOP/s (`flops` per call) against the dense matmul rate on the same
+    shapes, as INFO lines, recorded for the report."""
+    lines = []
+    for name, timing in timings.items():
+        achieved = flops / timing.median
+        lines.append(
+            f"INFO  {workload} {name}: {achieved / 1e9:.0f} GFLOP/s of matmuls, "
+            f"{achieved / matmul_rate:.0%} of torch's dense matmul rate on the same shapes"
+        )
+        REPORT["efficiency"].append(
+            {
+                "workload": workload,
+                "implementation": name,
+                "gflops": achieved / 1e9,
+                "fraction_of_matmul_rate": achieved / matmul_rate,
+            }
+        )
+    return lines
+
+
 def forward_and_training_step(benchmark: str, family: str, models: dict, run, length: int, tokens: int, args):
     """Forward (no grad) and one training step (forward, a stand-in loss, backward, AdamW step) of a reference and
     dna_zoo on the same weights and inputs, interleaved. models: {label: model}, the reference first and dna_zoo

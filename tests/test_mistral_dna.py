@@ -285,6 +285,36 @@ def test_grouped_and_expert_by_expert_paths_agree():
     assert unaligned(x, weights, chosen).shape == (30, 8)
 
 
+def test_grouped_swiglu_backward_equals_autograd_through_the_same_multiplies():
+    torch.manual_seed(0)
+    experts = layers.SwiGLUExperts(8, 12, num_experts=4)
+    for param in experts.parameters():
+        torch.nn.init.normal_(param, std=0.3)
+    counts = torch.tensor([9, 0, 14, 7])  # expert 1 idle
+    x = torch.randn(int(counts.sum()), 8, requires_grad=True)
+    grad_output = torch.randn(len(x), 8)
+
+    def gradients(run):
+        for tensor in (x, *experts.parameters()):
+            tensor.grad = None
+        run().backward(grad_output)
+        return [tensor.grad.clone() for tensor in (x, experts.gate_up_proj, experts.down_proj)]
+
+    def autograd():
+        gate, up = layers.grouped_linear(x, experts.gate_up_proj, counts).chunk(2, dim=-1)
+        return layers.grouped_linear(torch.nn.functional.silu(gate) * up, experts.down_proj, counts)
+
+    offsets = counts.cumsum(0).to(torch.int32)
+    written_out = gradients(lambda: layers.GroupedSwiGLU.apply(x, experts.gate_up_proj, experts.down_proj, offsets))
+    for ours, reference in zip(written_out, gradients(autograd)):
+        torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
+    assert written_out[2][1].abs().sum() == 0  # the idle expert gets no gradient
+    with torch.no_grad():
+        torch.testing.assert_close(
+            layers.GroupedSwiGLU.apply(x, experts.gate_up_proj, experts.down_proj, offsets), autograd()
+        )
+
+
 def test_routing_sends_each_token_to_its_top_k_experts():
     """The MoE output is the renormalised weighted sum of the chosen experts, computed token by token."""
     torch.manual_seed(0)

@@ -149,6 +149,44 @@ def grouped_linear(x: torch.Tensor, weight: torch.Tensor, counts: torch.Tensor) 
     return torch._grouped_mm(x, weight.transpose(1, 2), offs=counts.cumsum(0).to(torch.int32))
 
 
+class GroupedSwiGLU(torch.autograd.Function):
+    """SwiGLU experts over rows sorted by expert, forward and a written-out backward, each in grouped multiplies.
+
+    x (N, H), gate_up_proj (E, 2I, H) (gate first), down_proj (E, H, I), offsets (E,) int32 row ends ->
+    down(silu(gate) * up) (N, H). Autograd through the same ops keeps five (N, I)-sized tensors for the backward,
+    allocates a fresh one for each elementwise step and concatenates the gate and up gradients into another
+    (N, 2I); on CPU each fresh tensor of this size is paid again in page faults at every step. This keeps x and
+    the (N, 2I) projection only, recomputes silu, and works in place where it can.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gate_up_proj, down_proj, offsets):
+        projected = torch._grouped_mm(x, gate_up_proj.transpose(1, 2), offs=offsets)  # (N, 2I)
+        gate, up = projected.chunk(2, dim=-1)
+        ctx.save_for_backward(x, projected, gate_up_proj, down_proj, offsets)
+        hidden = nn.functional.silu(gate).mul_(up)  # (N, I)
+        return torch._grouped_mm(hidden, down_proj.transpose(1, 2), offs=offsets)  # (N, H)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, projected, gate_up_proj, down_proj, offsets = ctx.saved_tensors
+        grad_output = grad_output.contiguous()  # (N, H)
+        gate, up = projected.chunk(2, dim=-1)
+        grad_projected = torch.empty_like(projected)  # (N, 2I): the gate's gradient, then the up's
+        grad_gate, grad_up = grad_projected.chunk(2, dim=-1)
+        sigmoid = torch.sigmoid(gate)
+        silu = gate * sigmoid
+        hidden = torch.mul(silu, up, out=grad_up)  # the forward's product, in the buffer grad_up overwrites next
+        grad_down = torch._grouped_mm(grad_output.T, hidden, offs=offsets)  # (E, H, I)
+        grad_hidden = torch._grouped_mm(grad_output, down_proj, offs=offsets)  # (N, I)
+        torch.mul(grad_hidden, silu, out=grad_up)
+        derivative = sigmoid.addcmul_(silu, sigmoid, value=-1).add_(silu)  # silu' = sigmoid (1 - silu) + silu
+        torch.mul(grad_hidden.mul_(up), derivative, out=grad_gate)
+        grad_x = torch._grouped_mm(grad_projected, gate_up_proj, offs=offsets)  # (N, H)
+        grad_gate_up = torch._grouped_mm(grad_projected.T, x, offs=offsets)  # (E, 2I, H)
+        return grad_x, grad_gate_up, grad_down, None
+
+
 class TopKRouter(nn.Module):
     """Softmax router: top-k experts per token, their probabilities renormalised to sum to 1."""
 
@@ -193,9 +231,13 @@ class SwiGLUExperts(nn.Module):
         return self.expert_by_expert_forward(x, token, routed_weights, counts)
 
     def grouped_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
-        gate, up = grouped_linear(x[token], self.gate_up_proj, counts).chunk(2, dim=-1)  # (T * k, I) each
-        out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts) * routed_weights  # (T * k, H)
-        return torch.zeros_like(x).index_add_(0, token, out)
+        if torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type):
+            offsets = counts.cumsum(0).to(torch.int32)
+            out = GroupedSwiGLU.apply(x[token], self.gate_up_proj, self.down_proj, offsets) * routed_weights
+        else:  # autocast casts each multiply's inputs, which a hand-written backward would have to repeat
+            gate, up = grouped_linear(x[token], self.gate_up_proj, counts).chunk(2, dim=-1)  # (T * k, I) each
+            out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts) * routed_weights
+        return torch.zeros_like(x).index_add_(0, token, out)  # (T * k, H) rows summed into their tokens
 
     def expert_by_expert_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
         out = torch.zeros_like(x)
