@@ -1,16 +1,16 @@
 """Pretraining throughput (tokens/s of one optimizer step) of `dna-zoo pretrain`'s step against the step it
 replaced, on the same model, weights and masked batches of real genome windows, interleaved in one run.
 
-Model: the demo preset (NT-v2 layout, H 256, 4 layers, 6-mer tokens), batch 32 windows of 600 bases of E. coli
-K-12 (101 tokens each), 15% of the tokens masked as pretraining masks them. Steps (forward, loss, backward,
-AdamW step):
+Model: the demo preset (NT-v2 layout, H 128, 4 layers, FFN 512, 6-mer tokens; `--hidden H` for width H with FFN 2H),
+batch 32 windows of 600 bases of E. coli K-12 (101 tokens each), 15% of the tokens masked as pretraining masks
+them. Steps (forward, loss, backward, AdamW step):
 - before: the model's own loss (the vocabulary projected at every token), fp32, AdamW's default (foreach);
 - each change alone: the loss from the labelled tokens' logits only (`training_loss`), bf16 autocast (on a CPU
   with AMX or AVX-512 BF16, `--mixed-precision bf16`), the fused AdamW;
 - after: all three, what `dna-zoo pretrain --mixed-precision bf16` runs.
 Every variant starts from the same weights (a fresh copy each), so the comparison is of work, not of progress.
 
-    python benchmarks/bench_pretrain.py [--batch 32] [--window 600] [--repeats 5] [--hidden 256] [--layers 4]
+    python benchmarks/bench_pretrain.py [--batch 32] [--window 600] [--repeats 5] [--hidden H] [--layers N]
 """
 
 import argparse
@@ -56,15 +56,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--window", type=int, default=600, help="bases per window (6 per token)")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--hidden", type=int, help="width (FFN twice it); default: the demo preset's")
+    parser.add_argument("--layers", type=int, help="default: the demo preset's")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    config = CONFIG_CLASSES["nucleotide_transformer"].from_preset(
-        "demo", hidden_size=args.hidden, intermediate_size=2 * args.hidden, num_hidden_layers=args.layers
-    )
+    overrides = {"hidden_size": args.hidden, "intermediate_size": 2 * args.hidden} if args.hidden else {}
+    if args.layers:
+        overrides["num_hidden_layers"] = args.layers
+    config = CONFIG_CLASSES["nucleotide_transformer"].from_preset("demo", **overrides)
     tokenizer = NucleotideTransformerTokenizer()
     batch = masked_batch(tokenizer, args.batch, args.window, args.device)
     tokens = int(batch["attention_mask"].sum())

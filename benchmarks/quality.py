@@ -95,7 +95,7 @@ def neural_mcc(model: str, peft: str | None, train: Dataset, test: Dataset, seed
     return result["metrics"]["test"]["test_mcc"]
 
 
-def masked_lm_against_kmer_table(genomes: Path, windows: int, seed: int) -> dict:
+def masked_lm_against_kmer_table(genomes: Path, windows: int, seed: int, model_folder: str = DEMO_MODEL) -> dict:
     """Held-out masked-LM loss of the demo model beside the context-free 6-mer frequency table's, on the same
     masked tokens: 600-base windows of V. cholerae (held out from the demo's pretraining), 15% of the 6-mer tokens
     masked (all replaced by <mask>; a fixed generator); the table counted on the demo's training genomes (both
@@ -105,8 +105,8 @@ def masked_lm_against_kmer_table(genomes: Path, windows: int, seed: int) -> dict
     from dna_zoo.inference import reverse_complement
     from dna_zoo.training.baselines import KmerFrequencyTable
 
-    model = NucleotideTransformerForMaskedLM.from_pretrained(DEMO_MODEL).eval()
-    tokenizer = NucleotideTransformerTokenizer.from_pretrained(DEMO_MODEL)
+    model = NucleotideTransformerForMaskedLM.from_pretrained(model_folder).eval()
+    tokenizer = NucleotideTransformerTokenizer.from_pretrained(model_folder)
     training = [s.upper() for name in CODING_TRAIN for _, s in read_fasta(genomes / f"{name}.fa.gz")]
     table = KmerFrequencyTable(6).fit(training + [reverse_complement(s) for s in training])
     rng = np.random.default_rng(seed)

@@ -552,7 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=non_negative(int), default=0, help="seeds initialisation, window order and masking"
     )
     training.add_argument(
-        "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast precision (accelerate)"
+        "--mixed-precision",
+        choices=["no", "bf16", "fp16"],
+        default="no",
+        help="autocast precision (accelerate): bf16 on a GPU or a CPU with AMX / AVX-512 BF16, fp16 on a GPU",
     )
     add_distributed_arguments(training)
     training.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
