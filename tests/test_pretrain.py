@@ -236,3 +236,23 @@ def test_training_loss_projects_only_the_labelled_tokens_and_equals_the_models_l
             torch.testing.assert_close(our_grads[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)
     if isinstance(decoder, torch.nn.Module) and not causal:
         assert projected[0] == (int((labels != -100).sum()),)  # the labelled tokens alone, not (B, T)
+
+
+def test_mask_replace_sets_the_share_of_selected_tokens_shown_as_the_mask():
+    from dna_zoo.training.pretrain import mask_tokens
+
+    input_ids = torch.randint(5, 4000, (64, 200))
+    special = torch.tensor([0, 1, 2, 3])
+    shares = {}
+    for replace in (0.8, 1.0, 0.0):
+        masked, labels = mask_tokens(
+            input_ids, input_ids, special, 2, 4100, 0.5, torch.Generator().manual_seed(0), replace
+        )
+        selected = labels != -100
+        shown_as_mask = (masked == 2) & selected
+        kept = (masked == input_ids) & selected
+        shares[replace] = (shown_as_mask.sum() / selected.sum()).item(), (kept.sum() / selected.sum()).item()
+        assert torch.equal(masked[~selected], input_ids[~selected])
+    assert abs(shares[0.8][0] - 0.8) < 0.01 and abs(shares[0.8][1] - 0.1) < 0.01  # BERT's 80 / 10 / 10
+    assert shares[1.0] == (1.0, 0.0)  # every selected token hidden: training sees what the held-out check measures
+    assert shares[0.0][0] < 0.001 and abs(shares[0.0][1] - 0.5) < 0.01  # (a random token may draw the mask id)

@@ -350,6 +350,7 @@ def non_negative(kind):
 
 
 fraction = _checked(float, lambda value: 0 < value < 1, "between 0 and 1")
+share = _checked(float, lambda value: 0 <= value <= 1, "from 0 to 1")
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -547,6 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--warmup-steps", type=non_negative(int), default=0, help="linear warm-up steps")
     training.add_argument("--lr-scheduler", default="linear", help="a transformers scheduler name, e.g. cosine")
     training.add_argument("--mlm-probability", type=fraction, default=0.15, help="fraction of tokens masked (MLM)")
+    training.add_argument(
+        "--mask-replace",
+        type=share,
+        default=0.8,
+        help="of the masked tokens, the fraction shown as the mask token; half the rest random, half kept (MLM)",
+    )
     training.add_argument("--checkpoint-every", type=positive(int), default=100, help="steps between checkpoints")
     training.add_argument(
         "--seed", type=non_negative(int), default=0, help="seeds initialisation, window order and masking"

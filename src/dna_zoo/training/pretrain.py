@@ -55,6 +55,7 @@ class PretrainConfig:
     warmup_steps: int = 0
     lr_scheduler: str = "linear"  # any transformers scheduler name: "cosine", "constant_with_warmup", ...
     mlm_probability: float = 0.15
+    mask_replace: float = 0.8  # of the selected tokens, the share shown as the mask (BERT: 0.8); half the rest random
     checkpoint_every: int = 50
     seed: int = 0
     mixed_precision: str = "no"  # "bf16" (CPU with AMX / AVX-512 BF16, or GPU) / "fp16" (GPU)
@@ -63,16 +64,19 @@ class PretrainConfig:
     config_overrides: dict = field(default_factory=dict)
 
 
-def mask_tokens(input_ids, labels, special_ids, mask_id: int, vocab_size: int, probability: float, generator):
+def mask_tokens(
+    input_ids, labels, special_ids, mask_id: int, vocab_size: int, probability: float, generator, replace: float = 0.8
+):
     """BERT masking with an explicit generator (resumable): `probability` of the tokens that carry a label
-    (not special, not padding, not soft-masked) are selected; of those 80% become the mask token, 10% a random
-    token, 10% stay; labels are -100 elsewhere."""
+    (not special, not padding, not soft-masked) are selected; of those `replace` (BERT: 80%) become the mask
+    token, half the rest a random token and half stay; labels are -100 elsewhere."""
     selectable = ~torch.isin(input_ids, special_ids) & (labels != -100)
     selected = (torch.rand(input_ids.shape, generator=generator) < probability) & selectable
     draw = torch.rand(input_ids.shape, generator=generator)
     random_tokens = torch.randint(vocab_size, input_ids.shape, generator=generator)
-    masked = torch.where(selected & (draw < 0.8), mask_id, input_ids)
-    masked = torch.where(selected & (draw >= 0.8) & (draw < 0.9), random_tokens, masked)
+    masked = torch.where(selected & (draw < replace), mask_id, input_ids)
+    randomised = selected & (draw >= replace) & (draw < (1 + replace) / 2)
+    masked = torch.where(randomised, random_tokens, masked)
     return masked, torch.where(selected, labels, -100)
 
 
@@ -156,6 +160,7 @@ class Masker:
             self.vocab_size,
             self.config.mlm_probability,
             generator,
+            self.config.mask_replace,
         )
         return {**batch, "input_ids": masked.to(device), "labels": labels.to(device)}
 
