@@ -163,15 +163,13 @@ class _Scorer:
         inputs = {key: value.to(device) for key, value in encoded.items() if key != "input_ids"}
         for first in range(0, len(tokens), self.batch_size):
             group = tokens[first : first + self.batch_size]
-            rows, columns = torch.arange(len(group), device=device), torch.tensor(group, device=device)
-            masked = (
-                ids.to(device)
-                .repeat(len(group), 1)
-                .index_put_((rows, columns), torch.tensor(tokenizer.mask_token_id, device=device))
-            )
+            rows, columns = torch.arange(len(group)), torch.tensor(group)
+            masked = ids.repeat(len(group), 1)
+            masked[rows, columns] = tokenizer.mask_token_id
             expanded = {key: value.expand(len(group), -1) for key, value in inputs.items()}
             # (B, V): row b's masked token, the vocabulary projected there only
-            logits = selected_logits(model, {"input_ids": masked, **expanded}, (rows, columns))
+            selection = (rows.to(device), columns.to(device))
+            logits = selected_logits(model, {"input_ids": masked.to(device), **expanded}, selection)
             for token, row in zip(group, logits.float().log_softmax(-1).cpu()):
                 log_probs[token] = row
             self.bar.update(len(group))
