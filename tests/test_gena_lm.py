@@ -202,6 +202,45 @@ def test_block_sparse_equals_dense_attention_over_the_same_key_sets(global_block
         torch.testing.assert_close(chunked_weights, dense_weights, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("global_blocks,window_blocks,rows_per_chunk", [(1, 3, 100), (2, 5, 3), (1, 3, 1)])
+def test_block_sparse_gradients_equal_dense_attention_over_the_same_key_sets(
+    global_blocks, window_blocks, rows_per_chunk, monkeypatch
+):
+    """Training layout (distinct random blocks per head): the gradients of q, k and v through the block-sparse
+    kernel, whose gathered key slots have their own backward, equal those of dense attention masked to each
+    query block's key set."""
+    import dna_zoo.models.attention as attention
+
+    torch.manual_seed(0)
+    batch, heads, blocks, size, dim, r = 2, 3, 14, 4, 8, 2
+    length = blocks * size
+    q, k, v = (torch.randn(batch, heads, length, dim, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    valid = torch.ones(batch, length, dtype=torch.bool)
+    valid[1, -7:] = False
+    layout = BlockSparseLayout(size, global_blocks=global_blocks, window_blocks=window_blocks, random_blocks=r)
+    random_blocks = layout.sample_random(heads, length, training=True)
+    per_row = (2 * global_blocks + window_blocks + r) * size
+    monkeypatch.setattr(attention, "SLOT_CHUNK_ELEMENTS", rows_per_chunk * batch * heads * per_row * dim)
+    sparse, _ = block_sparse_attention(q, k, v, valid, layout, random_blocks, dim**-0.5)
+    g, half = global_blocks, window_blocks // 2
+    allowed = torch.zeros(heads, blocks, blocks, dtype=torch.bool)
+    for i in range(blocks):
+        if i < g or i >= blocks - g:
+            allowed[:, i] = True
+            continue
+        allowed[:, i, [*range(g), *range(i - half, i + half + 1), *range(blocks - g, blocks)]] = True
+        allowed[torch.arange(heads)[:, None], i, random_blocks[:, i - g]] = True
+    allowed = allowed.repeat_interleave(size, 1).repeat_interleave(size, 2) & valid[:, None, None, :]
+    scores = ((q @ k.transpose(-1, -2)) * dim**-0.5).masked_fill(~allowed, float("-inf"))
+    dense = (scores.softmax(-1) @ v) * valid[:, None, :, None]
+    torch.testing.assert_close(sparse.transpose(1, 2), dense)
+    upstream = torch.randn_like(dense)
+    sparse_grads = torch.autograd.grad(sparse.transpose(1, 2), (q, k, v), upstream)
+    dense_grads = torch.autograd.grad(dense, (q, k, v), upstream)
+    for name, ours, reference in zip("qkv", sparse_grads, dense_grads):
+        torch.testing.assert_close(ours, reference, msg=lambda m, name=name: f"grad of {name}: {m}")
+
+
 def test_training_samples_random_blocks_outside_window_and_globals():
     blocks = BlockSparseLayout(8, random_blocks=3).sample_random(heads=4, length=12 * 8, training=True)
     assert blocks.shape == (4, 10, 3)
