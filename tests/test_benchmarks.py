@@ -1,4 +1,5 @@
-"""The benchmark harness runs a chosen benchmark and writes its JSON, markdown and plots (a quick smoke run)."""
+"""The benchmark harness runs each chosen benchmark in a process of its own and writes one JSON, markdown and plots
+(a quick smoke run)."""
 
 import json
 import subprocess
@@ -34,6 +35,8 @@ def test_harness_writes_json_markdown_and_length_plots(tmp_path):
     (report_path,) = tmp_path.glob("*-quick-*.json")
     report = json.loads(report_path.read_text())
     rows = {(row["workload"], row["implementation"]) for row in report["timings"]}
+    processes = report["processes"]  # each benchmark ran in a process of its own
+    assert list(processes) == report["benchmarks"] and len(set(processes.values())) == len(processes)
     assert {("attention 1024", "multi-window"), ("attention 2048", "dense masked SDPA")} <= rows
     efficiency = {(row["workload"], row["implementation"]): row for row in report["efficiency"]}
     assert set(efficiency) == {(f"NT {w}", i) for w in ("forward", "train step") for i in ("EsmForMaskedLM", "dna_zoo")}
