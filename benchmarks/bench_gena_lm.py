@@ -81,7 +81,7 @@ def main(argv=None):
     lines, our_forward = [], None
     for workload, make, repeats in (
         ("forward", lambda m: forward(m, input_ids), args.repeats),
-        ("train step", train_step, max(2, args.repeats - 1)),
+        ("train step", train_step, max(4, args.repeats)),
     ):
         for model in (reference, ours):
             model.train(workload == "train step")
