@@ -198,7 +198,7 @@ def run_isolated(name: str, device: str, quick: bool) -> int:
 
     A fresh process per benchmark keeps the allocator state one benchmark leaves out of the next one's timings:
     the Mistral-DNA training-step ratio read 1.20x alone and 0.93x right after the GENA benchmark in one process
-    (benchmarks/README.md, "Allocator state")."""
+    (benchmarks/README.md, "The harness")."""
     print(f"\n=== {name} ===", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         recorded = Path(tmp) / "report.json"
