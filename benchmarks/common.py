@@ -121,12 +121,10 @@ def target_line(label: str, value: float, target: float, higher_is_better: bool)
 
 def dense_matmul_rate(shapes: list[tuple[int, int, int]], device: str, repeats: int = 3) -> float:
     """FLOP/s of torch's dense matmul on the model's own Linear shapes, fp32: the machine's practical limit."""
-    operands = [(torch.randn(t, i, device=device), torch.randn(i, o, device=device)) for t, i, o in set(shapes)]
-    count = {shape: shapes.count(shape) for shape in set(shapes)}
+    unique = set(shapes)  # each distinct shape timed once: a rate, not the model's total
+    operands = [(torch.randn(t, i, device=device), torch.randn(i, o, device=device)) for t, i, o in unique]
     timings = interleaved_timings({"matmul": lambda: [a @ b for a, b in operands]}, repeats=repeats, device=device)
-    seconds = timings["matmul"].median
-    flops_once = sum(2 * t * i * o for t, i, o in count)
-    return flops_once / seconds
+    return sum(2 * t * i * o for t, i, o in unique) / timings["matmul"].median
 
 
 def efficiency_lines(workload: str, timings: dict[str, Timing], flops: float, matmul_rate: float) -> list[str]:

@@ -300,11 +300,12 @@ def test_grouped_swiglu_backward_equals_autograd_through_the_same_multiplies():
         run().backward(grad_output)
         return [tensor.grad.clone() for tensor in (x, experts.gate_up_proj, experts.down_proj)]
 
-    def autograd():
-        gate, up = layers.grouped_linear(x, experts.gate_up_proj, counts).chunk(2, dim=-1)
-        return layers.grouped_linear(torch.nn.functional.silu(gate) * up, experts.down_proj, counts)
-
     offsets = counts.cumsum(0).to(torch.int32)
+
+    def autograd():
+        gate, up = layers.grouped_linear(x, experts.gate_up_proj, offsets).chunk(2, dim=-1)
+        return layers.grouped_linear(torch.nn.functional.silu(gate) * up, experts.down_proj, offsets)
+
     written_out = gradients(lambda: layers.GroupedSwiGLU.apply(x, experts.gate_up_proj, experts.down_proj, offsets))
     for ours, reference in zip(written_out, gradients(autograd)):
         torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)

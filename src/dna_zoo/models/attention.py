@@ -289,10 +289,9 @@ def _block_sparse_slots(
 ) -> torch.Tensor:
     """(B, H, L, ...) -> (B, H, len(rows), slots * b, ...): for each non-global query block of `rows` (0 = block g),
     its key blocks in slot order [first g | window of w | last g | r random]. The window is an unfold view and the
-    global blocks are expanded; only the random blocks are gathered."""
-    if x.requires_grad:
-        return _GatherSlots.apply(x, layout, random_blocks, rows)
-    return _gather_slots(x, layout, random_blocks, rows)
+    global blocks are expanded; only the random blocks are gathered. Without a gradient to track (no grad, or the
+    bool key mask) autograd records nothing and this is `_gather_slots` itself."""
+    return _GatherSlots.apply(x, layout, random_blocks, rows)
 
 
 # Gathered key elements per chunk of query-block rows (256 MiB in fp32): long inputs run chunk by chunk, so the

@@ -144,9 +144,10 @@ def grouped_mm_usable(x: torch.Tensor, *weights: torch.Tensor) -> bool:
     return x.device.type == "cpu"
 
 
-def grouped_linear(x: torch.Tensor, weight: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Per-group linear maps in one kernel: x (N, in) sorted by group, weight (E, out, in), counts (E,) -> (N, out)."""
-    return torch._grouped_mm(x, weight.transpose(1, 2), offs=counts.cumsum(0).to(torch.int32))
+def grouped_linear(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Per-group linear maps in one kernel: x (N, in) sorted by group, weight (E, out, in), offsets (E,) int32 row
+    ends (the cumulative group sizes) -> (N, out)."""
+    return torch._grouped_mm(x, weight.transpose(1, 2), offs=offsets)
 
 
 class GroupedSwiGLU(torch.autograd.Function):
@@ -231,12 +232,12 @@ class SwiGLUExperts(nn.Module):
         return self.expert_by_expert_forward(x, token, routed_weights, counts)
 
     def grouped_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
+        offsets = counts.cumsum(0).to(torch.int32)  # each expert's last row + 1
         if torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type):
-            offsets = counts.cumsum(0).to(torch.int32)
             out = GroupedSwiGLU.apply(x[token], self.gate_up_proj, self.down_proj, offsets) * routed_weights
         else:  # autocast casts each multiply's inputs, which a hand-written backward would have to repeat
-            gate, up = grouped_linear(x[token], self.gate_up_proj, counts).chunk(2, dim=-1)  # (T * k, I) each
-            out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, counts) * routed_weights
+            gate, up = grouped_linear(x[token], self.gate_up_proj, offsets).chunk(2, dim=-1)  # (T * k, I) each
+            out = grouped_linear(nn.functional.silu(gate) * up, self.down_proj, offsets) * routed_weights
         return torch.zeros_like(x).index_add_(0, token, out)  # (T * k, H) rows summed into their tokens
 
     def expert_by_expert_forward(self, x, token, routed_weights, counts) -> torch.Tensor:
