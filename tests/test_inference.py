@@ -232,12 +232,14 @@ def test_owned_ranges_take_each_base_from_the_window_where_it_is_farthest_from_a
 
 
 def test_a_window_longer_than_the_context_is_fitted_to_it_with_a_note():
-    """The README's call: demo model (1000 tokens = 5994 bases), window=6000, overlap=1000."""
+    """The README's call: demo model (context 1024 bases), window=6000, overlap=1000."""
     model, tokenizer = dna_zoo.load_model("demo", task="base"), dna_zoo.load_tokenizer("demo")
     sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), 14000))
-    with pytest.warns(UserWarning, match=r"windows of 6000 bases .* using windows of (\d+) bases \(overlap 1000\)"):
+    with pytest.warns(UserWarning, match=r"windows of 6000 bases .* using windows of 1024 bases \(overlap 170, shrunk"):
         per_base = embed(model, tokenizer, [sequence], pooling="none", per_base=True, window=6000, overlap=1000)
-    assert per_base[0].shape == (14000, 128)
+    assert per_base[0].shape == (14000, 64)
+    fitted = embed(model, tokenizer, [sequence], pooling="none", per_base=True, window=1024, overlap=170)
+    np.testing.assert_array_equal(per_base[0], fitted[0])  # the fitted window and overlap, nothing else
 
 
 def test_the_progress_bar_counts_sequences_and_is_hidden_for_one(capsys):

@@ -209,14 +209,26 @@ def _embed_windowed(model, tokenizer, sequence: str, spans, pooling, *options) -
     return out
 
 
-def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> int:
-    """The largest window (in bases, at most `window`) whose pieces of `sequences` all fit in `context` tokens;
-    a smaller window than asked for comes with a warning that says why."""
+def _longest_encoding(tokenizer, pieces: list[str]) -> int:
+    """Tokens in the longest encoding of `pieces` (a bounded batch: a chromosome's encodings at once would hold
+    hundreds of bytes per token)."""
+    return max(len(ids) for ids in tokenizer(pieces, verbose=False)["input_ids"])
+
+
+def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> tuple[int, int]:
+    """(window, overlap) in bases: the largest window (at most `window`) whose pieces of `sequences` all fit in
+    `context` tokens, and the overlap shrunk with it in proportion (so that a window fitted to a small context does
+    not multiply the work: 6,000 / 1,000 asked of a 1,024-token single-base model gives about 1,024 / 170); a
+    smaller window than asked for comes with a warning that says why."""
+
+    def shrunk(fitted: int) -> int:
+        return min(overlap * fitted // window, fitted - 1)
+
     fitted, longest = window, None
     for _ in range(8):
-        spans = [windows(len(s), fitted, min(overlap, fitted - 1)) for s in sequences]
+        spans = [windows(len(s), fitted, shrunk(fitted)) for s in sequences]
         pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
-        longest = max(len(ids) for ids in tokenizer(pieces, verbose=False)["input_ids"])
+        longest = max(_longest_encoding(tokenizer, pieces[i : i + 256]) for i in range(0, len(pieces), 256))
         if longest <= context:
             break
         fitted = max(1, min(fitted - 1, fitted * context // longest))
@@ -225,10 +237,10 @@ def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, conte
     if fitted < window:
         warnings.warn(
             f"windows of {window} bases would be longer than the model's context ({context} tokens): using windows "
-            f"of {fitted} bases (overlap {min(overlap, fitted - 1)}), the longest of {longest} tokens",
+            f"of {fitted} bases (overlap {shrunk(fitted)}, shrunk in proportion), the longest of {longest} tokens",
             stacklevel=3,
         )
-    return fitted
+    return fitted, shrunk(fitted)
 
 
 def _embed_sequences(
@@ -292,7 +304,7 @@ def iter_per_base(
     _check_arguments(model, sequences, layer, strand)
     long = [s for s in sequences if window is not None and len(s) > window]
     if long:
-        window = fit_window(tokenizer, long, window, overlap, model.config.max_tokens)
+        window, overlap = fit_window(tokenizer, long, window, overlap, model.config.max_tokens)
     options = (layer, strand, batch_size, device, dtype)
     pending = []  # short sequences, run together in batches
 
@@ -368,7 +380,7 @@ def embed(
     if window is not None and any(len(s) > window for s in sequences):
         if not (pooling == "mean" or (pooling == "none" and per_base)):
             raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
-        window = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
+        window, overlap = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
         spans = [windows(len(s), window, min(overlap, window - 1)) for s in sequences]
         options = (layer, strand, batch_size, device, dtype)
         total = sum(map(len, sequences))
