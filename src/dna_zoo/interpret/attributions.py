@@ -63,8 +63,9 @@ def _target_output(model, head: str, target: int):
 
 
 def _strand_ids(model, layer, input_ids, attention_mask):
-    """ids (1, T) -> (S, T): the ids the model's input-embedding layer receives for an input, S = 1, or S = 2 for a
-    model that also embeds the input's reverse complement (its `reverse_complement_ids`). Checked once on
+    """ids (1, T) -> (S, T'): the ids the model's input-embedding layer receives for an input, S = 1, or S = 2 for a
+    model that also embeds the input's reverse complement (its `reverse_complement_ids`); T' >= T where the model
+    extends its input. Checked once on
     `input_ids` by watching the layer during a forward, not assumed."""
     seen = []
     handle = layer.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
@@ -74,8 +75,12 @@ def _strand_ids(model, layer, input_ids, attention_mask):
     finally:
         handle.remove()
     embedded = torch.cat(seen)
-    if torch.equal(embedded, input_ids):
-        return lambda ids: ids
+    length = input_ids.shape[1]
+    if embedded.shape[0] == 1 and torch.equal(embedded[:, :length], input_ids):
+        # the input itself, then what the model appends whatever the bases (NTv3: N up to a multiple of its
+        # downsampling factor): (1, T' - T), kept fixed, so it takes no share of the attributions
+        filler = embedded[:, length:]
+        return lambda ids: torch.cat([ids, filler.expand(ids.shape[0], -1)], 1)
     reverse_complement = getattr(model.base_model, "reverse_complement_ids", None)
 
     def both_strands(ids):
@@ -134,7 +139,7 @@ def attribute(
         )
     layer = model.get_input_embeddings()
     strand_ids = _strand_ids(model, layer, input_ids, attention_mask)
-    strands = strand_ids(input_ids)  # (S, T): what the layer embeds
+    strands = strand_ids(input_ids)  # (S, T'): what the layer embeds
     with torch.no_grad():
         embeddings = layer(strands).flatten(0, 1)[None]  # (1, S * T, H)
         reference = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()[0]
@@ -179,10 +184,10 @@ def attribute(
         ) / len(baselines)
     else:
         token_values = InputXGradient(forward).attribute(embeddings.clone().requires_grad_())
-    token_values = token_values.sum(-1)[0].view(count_strands, length)  # (S, T): summed over the hidden size
+    token_values = token_values.sum(-1)[0].view(count_strands, length)  # (S, T'): summed over the hidden size
     if count_strands == 2:  # the reverse strand's token p is the forward strand's token T - 1 - p, complemented
         token_values = token_values[0] + token_values[1].flip(0)
-    token_values = token_values.reshape(length).detach().float().cpu().numpy()  # (T,)
+    token_values = token_values.reshape(length).detach().float().cpu().numpy()  # (T',): the input's T, then filler
     values = np.zeros(len(sequence))
     for token, (start, end) in enumerate(offsets.tolist()):
         if end > start:
