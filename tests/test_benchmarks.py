@@ -69,3 +69,34 @@ def test_a_run_never_overwrites_an_earlier_report(tmp_path):
     Path(first + ".json").write_text("{}")
     assert unused_stem(str(tmp_path), "vm-2026-12-02", ["ism"]) == first + "-2"
     assert unused_stem(str(tmp_path), "vm-2026-12-02", []) == str(tmp_path / "vm-2026-12-02")
+
+
+def test_the_masked_lm_check_hides_the_same_6mers_from_6mer_and_single_base_models(tmp_path):
+    """The quality report's held-out masked-LM check (real V. cholerae windows): a 6-mer model and a single-base
+    model are scored on the same hidden 6-mers against the same baselines; an untrained model sits near uniform."""
+    import pytest
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    import dna_zoo
+    from benchmarks.quality import GENOMES, masked_lm_against_kmer_table
+
+    if not GENOMES.is_dir():
+        pytest.skip("the shared genomes are not beside the checkout")
+    results = {}
+    for family, tokenizer in (
+        ("nucleotide_transformer", dna_zoo.NucleotideTransformerTokenizer()),
+        ("ntv3_dna", dna_zoo.NTv3Tokenizer()),
+    ):
+        torch.manual_seed(0)
+        config = dna_zoo.config_from_preset(family, "tiny", max_position_embeddings=1024)
+        AutoModelForMaskedLM.from_config(config).save_pretrained(tmp_path / family)
+        tokenizer.save_pretrained(tmp_path / family)
+        results[family] = masked_lm_against_kmer_table(GENOMES, 8, 0, str(tmp_path / family))
+    six_mer, single_base = results.values()
+    for key in ("windows", "hidden_6mers", "kmer_table_nats", "markov_nats", "markov_in_species_nats"):
+        assert six_mer[key] == single_base[key]
+    assert six_mer["hidden_6mers"] > 50
+    for result in results.values():  # untrained: about uniform over the 4,096 6-mers, unlike the counted baselines
+        assert abs(result["model_nats"] - result["uniform_nats"]) < 0.1
+        assert result["markov_in_species_nats"] < result["markov_nats"] < result["uniform_nats"]

@@ -1,5 +1,7 @@
 """The k-mer baseline every DNA model should beat: overlapping k-mer counts + logistic regression (scikit-learn)."""
 
+import itertools
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -69,3 +71,40 @@ class KmerFrequencyTable:
     def nats(self, kmer_indices: np.ndarray) -> np.ndarray:
         """-log p of each k-mer (indices in itertools.product("ATCG") order)."""
         return -self.log_probabilities[np.asarray(kmer_indices)]
+
+
+class MarkovGapFiller:
+    """The k-mer context baseline of a masked LM: an order-k Markov chain counted on training sequences (add-half
+    smoothed) fills a hidden span from the bases around it. Each of the 4**length candidate spans is scored by the
+    chain's probability of it and of the k bases after it, given the k before (lower orders at a sequence's edge),
+    normalised over the candidates."""
+
+    def __init__(self, order: int = 4):
+        self.order = order
+
+    def fit(self, sequences: list[str]) -> "MarkovGapFiller":
+        self.log_probabilities = []  # [o]: (4**(o + 1),) log p(base | the o bases before it), for o = 0 .. order
+        for context in range(self.order + 1):
+            counts = overlapping_kmer_counts(sequences, context + 1).reshape(-1, 4) + 0.5
+            self.log_probabilities.append(np.log(counts / counts.sum(1, keepdims=True)).reshape(-1))
+        return self
+
+    def nats(self, sequences: list[str], gaps: list[tuple[int, int]], length: int = 6) -> np.ndarray:
+        """(G,) -log p of each hidden span, gaps given as (sequence index, start); sequences of A, C, G, T."""
+        candidates = np.array(list(itertools.product(range(4), repeat=length)))  # (C, length), ATCG order
+        out = np.zeros(len(gaps))
+        for row, (index, start) in enumerate(gaps):
+            codes = CODES[np.frombuffer(sequences[index].encode(), dtype=np.uint8)]
+            left = codes[max(0, start - self.order) : start]
+            right = codes[start + length : start + length + self.order]
+            spans = np.concatenate(
+                [np.tile(left, (len(candidates), 1)), candidates, np.tile(right, (len(candidates), 1))], 1
+            )
+            scores = np.zeros(len(candidates))
+            for position in range(len(left), spans.shape[1]):
+                context = min(self.order, position)
+                indices = spans[:, position - context : position + 1] @ 4 ** np.arange(context, -1, -1)
+                scores += self.log_probabilities[context][indices]
+            truth = codes[start : start + length] @ 4 ** np.arange(length - 1, -1, -1)
+            out[row] = np.logaddexp.reduce(scores) - scores[truth]
+        return out
