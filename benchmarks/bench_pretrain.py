@@ -1,7 +1,8 @@
 """Pretraining throughput (tokens/s of one optimizer step) of `dna-zoo pretrain`'s step against the step it
 replaced, on the same model, weights and masked batches of real genome windows, interleaved in one run.
 
-Model: the demo preset (NT-v2 layout, H 128, 4 layers, FFN 512, 6-mer tokens; `--hidden H` for width H with FFN 2H),
+Model: the demo-6mer preset (the demo model bundled until 2026-12: NT-v2 layout, H 128, 4 layers, FFN 512, 6-mer
+tokens; `--hidden H` for width H with FFN 2H),
 batch 32 windows of 600 bases of E. coli K-12 (101 tokens each), 15% of the tokens masked as pretraining masks
 them. Steps (forward, loss, backward, AdamW step):
 - before: the model's own loss (the vocabulary projected at every token), fp32, AdamW's default (foreach);
@@ -56,8 +57,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--window", type=int, default=600, help="bases per window (6 per token)")
-    parser.add_argument("--hidden", type=int, help="width (FFN twice it); default: the demo preset's")
-    parser.add_argument("--layers", type=int, help="default: the demo preset's")
+    parser.add_argument("--hidden", type=int, help="width (FFN twice it); default: the demo-6mer preset's")
+    parser.add_argument("--layers", type=int, help="default: the demo-6mer preset's")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -65,7 +66,7 @@ def main(argv=None):
     overrides = {"hidden_size": args.hidden, "intermediate_size": 2 * args.hidden} if args.hidden else {}
     if args.layers:
         overrides["num_hidden_layers"] = args.layers
-    config = CONFIG_CLASSES["nucleotide_transformer"].from_preset("demo", **overrides)
+    config = CONFIG_CLASSES["nucleotide_transformer"].from_preset("demo-6mer", **overrides)
     tokenizer = NucleotideTransformerTokenizer()
     batch = masked_batch(tokenizer, args.batch, args.window, args.device)
     tokens = int(batch["attention_mask"].sum())

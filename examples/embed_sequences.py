@@ -1,9 +1,9 @@
-"""Embed DNA sequences with a Nucleotide Transformer: one vector per sequence, padding and specials excluded.
+"""Embed DNA sequences with a DNA language model: one vector per sequence, padding and specials excluded.
 
     python examples/embed_sequences.py [--model PATH_OR_HUB_ID] [--layer -1] SEQUENCE [SEQUENCE ...]
 
-Without --model, the bundled demo model (a small NT-v2-style model pretrained on three bacterial genomes, shipped
-with dna_zoo) is used: it runs offline. PATH_OR_HUB_ID is a dna_zoo directory or a published checkpoint as it
+Without --model, the bundled demo model (a small single-base NTv3-style model pretrained on three bacterial genomes,
+shipped with dna_zoo) is used: it runs offline. PATH_OR_HUB_ID is a dna_zoo directory or a published checkpoint as it
 sits on the Hub (e.g. a local copy of InstaDeepAI/nucleotide-transformer-v2-50m-multi-species): both load with
 the same call. `--preset tiny` builds a randomly initialised model instead.
 """
@@ -35,9 +35,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--model", default="demo", help="dna_zoo or published NT directory / Hub id (default: the bundled demo model)"
+        "--model", default="demo", help="a dna_zoo folder or a published checkpoint / Hub id (default: the demo model)"
     )
-    source.add_argument("--preset", help="build a randomly initialised model from a preset, e.g. tiny")
+    source.add_argument("--preset", help="build a randomly initialised Nucleotide Transformer from a preset, e.g. tiny")
     parser.add_argument("--layer", type=int, default=-1, help="hidden-state index; -1 is the last (after final norm)")
     parser.add_argument("sequences", nargs="+", help="DNA sequences (A C G T N, any case)")
     args = parser.parse_args(argv)

@@ -101,13 +101,14 @@ def test_stop_gained_and_synonymous_variants_are_what_they_claim():
 
 
 def test_the_bundled_demo_model_is_the_default_of_the_main_job(capsys):
-    """README's main job with no --model: the bundled demo model (NT-v2 layout, <= 8 MB) loads offline."""
+    """README's main job with no --model: the bundled demo model (single-base NTv3-style U-Net, <= 8 MB) loads
+    offline."""
     from dna_zoo.checkpoints import DEMO_MODEL, resolve_model
 
     assert resolve_model("demo") == DEMO_MODEL and resolve_model("some/folder") == "some/folder"
     assert (Path(DEMO_MODEL) / "model.safetensors").stat().st_size <= 8 * 1024 * 1024
     vectors = load_example("embed_sequences").main(["ACGTACGTTGCAACGT", "acgtNNNNacgtaggctagctagct"])
-    assert vectors.shape == (2, 128) and torch.isfinite(vectors).all()
-    assert "dim=128" in capsys.readouterr().out
+    assert vectors.shape == (2, 64) and torch.isfinite(vectors).all()
+    assert "dim=64" in capsys.readouterr().out
     card = (Path(DEMO_MODEL) / "README.md").read_text()
-    assert "dna-zoo pretrain --family nucleotide_transformer --preset demo" in card and "loss_curve.png" in card
+    assert "dna-zoo pretrain --family ntv3_dna --preset demo" in card and "loss_curve.png" in card

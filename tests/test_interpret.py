@@ -15,6 +15,7 @@ MASKED_LMS = {
     "nucleotide_transformer": (dna_zoo.NucleotideTransformerForMaskedLM, dna_zoo.NucleotideTransformerTokenizer),
     "trinity_dna": (dna_zoo.TrinityDNAForMaskedLM, dna_zoo.TrinityDNATokenizer),
     "gena_lm": (dna_zoo.GenaLMForMaskedLM, dna_zoo.GenaLMTokenizer),
+    "ntv3_dna": (dna_zoo.NTv3ForMaskedLM, dna_zoo.NTv3Tokenizer),  # the bundled demo's family: single bases
 }
 SEQUENCE = "".join(np.random.default_rng(0).choice(list("ACGT"), 90))
 
@@ -129,7 +130,7 @@ def motif_classifier(tmp_path_factory):
         rows.append({"sequence": planted if label else window, "label": label, "start": start if label else -1})
     train = Dataset.from_list([{"sequence": r["sequence"], "label": r["label"]} for r in rows[:260]])
     config = FinetuneConfig(
-        model="demo", train=train, output_dir=str(tmp_path_factory.mktemp("motif")), epochs=6, learning_rate=1e-3
+        model="demo", train=train, output_dir=str(tmp_path_factory.mktemp("motif")), epochs=6, learning_rate=3e-4
     )
     model = finetune(config)["trainer"].model.eval()
     return model, dna_zoo.load_tokenizer("demo"), rows[260:]
@@ -141,11 +142,11 @@ def test_ism_puts_the_top_scores_on_a_planted_motif(motif_classifier):
     accuracy = ((probabilities[:, 1] > 0.5) == np.array([r["label"] for r in held_out])).mean()
     assert accuracy > 0.75  # the classifier learnt the motif
     hits = []
-    for row in [r for r in held_out if r["label"]][:4]:
+    for row in [r for r in held_out if r["label"]][:8]:
         ism = saturation_mutagenesis(model, tokenizer, row["sequence"], target=1, progress=False)
         top = np.argsort(-ism.importance())[: len(MOTIF)]  # the bases whose mutation lowers P(motif) most
         hits.append(np.mean((top >= row["start"]) & (top < row["start"] + len(MOTIF))))
-    assert np.mean(hits) > 0.45, hits  # chance: 24 / 150 = 0.16
+    assert np.mean(hits) > 0.45, hits  # chance: 24 / 150 = 0.16; measured 0.61 (2026-12-05)
 
 
 def test_ism_command_writes_the_table_and_plots(tmp_path):
@@ -194,6 +195,8 @@ ATTRIBUTED = {
     "gena_lm": dna_zoo.GenaLMForSequenceClassification,
     "mistral_dna": dna_zoo.MistralDNAForSequenceClassification,
     "trinity_dna": dna_zoo.TrinityDNAForSequenceClassification,  # through both strands' embeddings
+    # extends its 90 bases with N to 92 (a multiple of its downsampling): the filler takes no share
+    "ntv3_dna": dna_zoo.NTv3ForSequenceClassification,
 }
 
 
@@ -250,11 +253,11 @@ def test_integrated_gradients_put_the_top_scores_on_a_planted_motif(motif_classi
 
     model, tokenizer, held_out = motif_classifier
     hits = []
-    for row in [r for r in held_out if r["label"]][:4]:
+    for row in [r for r in held_out if r["label"]][:8]:
         result = attribute(model, tokenizer, row["sequence"], target=1, steps=32)
         top = np.argsort(-result.values)[: len(MOTIF)]
         hits.append(np.mean((top >= row["start"]) & (top < row["start"] + len(MOTIF))))
-    assert np.mean(hits) > 0.45, hits  # chance: 0.16
+    assert np.mean(hits) > 0.45, hits  # chance: 0.16; measured 0.57 (2026-12-05)
 
 
 def test_attribute_command_writes_the_table_and_plots(tmp_path):

@@ -66,8 +66,9 @@ def config_from_preset(family: str, name: str, **overrides):
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> str:
-    """A local folder or a Hub id (`owner/name`): "demo" names the bundled demo model (a small NT-v2-style masked
-    LM, see model_cards/demo.md); anything else that is neither is refused at once, without a network call."""
+    """A local folder or a Hub id (`owner/name`): "demo" names the bundled demo model (a small single-base
+    NTv3-style masked LM, see model_cards/demo.md); anything else that is neither is refused at once, without a
+    network call."""
     name = str(name_or_path)
     if name == "demo":
         if not os.path.isfile(os.path.join(DEMO_MODEL, "model.safetensors")):

@@ -34,13 +34,16 @@ PRESETS = {
     "InstaDeepAI/NTv3_650M_pre_8kb": _preset(512, 1536, 4096, 20, 24, 7, 8192),
     "InstaDeepAI/NTv3_5downsample_pre": _preset(512, 1536, 4096, 18, 24, 5, MEGABASE),
     "InstaDeepAI/NTv3_5downsample_pre_8kb": _preset(512, 1536, 4096, 18, 24, 5, 8192),
+    # The bundled demo model (dna_zoo/demo, model_cards/demo.md): 1.29M parameters, 4 transformer layers at a quarter
+    # of the base resolution.
+    "demo": _preset(64, 128, 512, 4, 4, 2, 1024),
     "tiny": dict(_preset(16, 32, 64, 2, 2, 2, 1024), token_embedding_size=8),
 }
 UNVERIFIED_PRESETS = {
     name: "downsamples and context from the authors' model table; widths, depths and heads guessed from the "
     "parameter counts in the names (the Hub configs were not read: load the checkpoint to get its own)"
     for name in PRESETS
-    if name != "tiny"
+    if name not in ("demo", "tiny")
 }
 
 # Published config.json field(s) -> NTv3Config field, as the authors' JAX loader reads the HF configs

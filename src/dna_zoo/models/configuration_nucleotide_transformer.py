@@ -39,8 +39,9 @@ PRESETS = {
     "InstaDeepAI/nucleotide-transformer-v2-100m-multi-species": _preset(_V2, 512, 22, 16, 2048),
     "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species": _preset(_V2, 768, 24, 16, 3072),
     "InstaDeepAI/nucleotide-transformer-v2-500m-multi-species": _preset(_V2, 1024, 29, 16, 4096),
-    # The bundled demo model (dna_zoo/demo): NT-v2 layout, 1.6M parameters, input embedding tied to the LM head.
-    "demo": _preset(dict(_V2, max_position_embeddings=1002, tie_word_embeddings=True), 128, 4, 4, 512),
+    # The 6-mer demo model bundled until 2026-12 (its card's recipes table): NT-v2 layout, 1.6M parameters, input
+    # embedding tied to the LM head. The bundled demo is now ntv3_dna's "demo".
+    "demo-6mer": _preset(dict(_V2, max_position_embeddings=1002, tie_word_embeddings=True), 128, 4, 4, 512),
     "tiny": _preset(dict(_V2, max_position_embeddings=130), 32, 2, 4, 64),
     "tiny-v1": _preset(dict(_V1, max_position_embeddings=130), 32, 2, 4, 64),
 }
