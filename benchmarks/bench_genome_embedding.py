@@ -1,7 +1,7 @@
 """A whole bacterial chromosome embedded per base, both strands, through `dna-zoo embed` as a user runs it.
 
 The E. coli K-12 MG1655 chromosome (4.64 Mb, ../shared/data/genomes) and prefixes of it go through
-`dna-zoo embed --model demo --pooling base --strand both --window 6000 --overlap 1000` into a per-base NPZ, each
+`dna-zoo embed --model demo --pooling base --strand both --window 1024 --overlap 128` into a per-base NPZ, each
 length in its own process: wall time and the process's peak RSS (os.wait4), against the length (the per-base
 time is taken after the start-up of the same command on a 1 kb record). Stitching
 streams the output to disk window batch by window batch, so the peak must not grow with the length (target:
@@ -27,7 +27,7 @@ from common import Timing, report_timing, target_line  # noqa: E402
 from dna_zoo.data import read_fasta  # noqa: E402
 
 GENOME = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomes" / "ecoli_k12_mg1655.fa.gz"
-COMMAND = ["--model", "demo", "--pooling", "base", "--strand", "both", "--window", "6000", "--overlap", "1000"]
+COMMAND = ["--model", "demo", "--pooling", "base", "--strand", "both", "--window", "1024", "--overlap", "128"]
 LIMIT_MIB = 2048
 
 
