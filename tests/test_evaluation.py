@@ -149,3 +149,29 @@ def test_the_summary_reports_each_suites_own_metric_beside_mcc(tmp_path):
     assert results["summary"]["promoters"]["mcc_sd"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     write_summary(results, str(tmp_path))
     assert "| promoters | 0.600 +- 0.141 | 0.800 +- 0.071 | 2 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_the_summary_puts_the_papers_figure_beside_each_task_of_the_same_model(tmp_path):
+    """DNABERT-2's Table 4 per GUE task, for the models it reports, with its citation; nothing for other models."""
+    from dna_zoo.evaluation.published import DNABERT2_TABLE4
+    from dna_zoo.evaluation.runner import summarise, write_summary
+
+    runs = {"tf0/seed0": {"mcc": 0.70}, "tf0/seed1": {"mcc": 0.72}, "covid/seed0": {"mcc": 0.6}}
+    results = {"suite": "gue", "model": "zhihan1996/DNABERT-2-117M", "runs": runs}
+    results["summary"] = summarise(results, ["tf0", "covid"])
+    assert results["summary"]["tf0"]["published_mcc"] == pytest.approx(0.7199)
+    assert results["summary"]["covid"]["published_source"] == DNABERT2_TABLE4
+    write_summary(results, str(tmp_path))
+    text = (tmp_path / "summary.md").read_text()
+    assert "| task | MCC (mean +- sd) | published MCC | seeds |" in text
+    assert "| tf0 | 0.710 +- 0.014 | 0.720 | 2 |" in text and "| covid | 0.600 +- 0.000 | 0.710 | 1 |" in text
+    assert f"Published MCC: {DNABERT2_TABLE4}." in text
+    assert "Published: 0.621" in text  # the suite mean another paper reports
+
+    nt = {"suite": "gue", "model": "InstaDeepAI/nucleotide-transformer-2.5b-multi-species", "runs": runs}
+    assert summarise(nt, ["tf0"])["tf0"]["published_mcc"] == pytest.approx(0.6664)
+    demo = {"suite": "gue", "model": "demo", "runs": runs}
+    demo["summary"] = summarise(demo, ["tf0"])
+    write_summary(demo, str(tmp_path))
+    assert "published_mcc" not in demo["summary"]["tf0"]
+    assert "published MCC" not in (tmp_path / "summary.md").read_text()

@@ -502,7 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="GUE, the NT downstream tasks (revised or original 18), or genomic-benchmarks",
     )
     evaluating.add_argument("--tasks", required=True, help="comma-separated task names, e.g. tf0,prom_300_all")
-    evaluating.add_argument("--model", default="demo", help="a dna_zoo folder, a published checkpoint, or 'demo'")
+    evaluating.add_argument(
+        "--model",
+        default="demo",
+        help="a dna_zoo folder, a published checkpoint, or 'demo'; under a Hub id a paper reports on the suite "
+        "(e.g. zhihan1996/DNABERT-2-117M on GUE) the summary shows the published MCC per task beside ours",
+    )
     evaluating.add_argument("--output-dir", required=True, help="results.json, summary.md, mcc.png and every run")
     evaluating.add_argument("--source", help="a local copy of the suite in its own layout (default: the Hub)")
     evaluating.add_argument("--seeds", type=positive(int), default=3, help="fine-tuning runs per task")

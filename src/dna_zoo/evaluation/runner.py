@@ -12,7 +12,8 @@ from ..outputs import writing
 from ..plots import plt
 from ..training import FinetuneConfig, finetune
 from ..training.finetune import latest_complete_checkpoint
-from .suites import PUBLISHED, RECIPES, SUITE_METRICS, load_task
+from .published import PUBLISHED_MEANS, PUBLISHED_TASKS
+from .suites import RECIPES, SUITE_METRICS, load_task
 
 RESULTS = "results.json"
 
@@ -102,8 +103,8 @@ def evaluate(config: EvaluationConfig) -> dict:
 
 
 def summarise(results: dict, tasks: list[str]) -> dict:
-    """{task: {"mcc_mean", "mcc_sd", "seeds"} (and the suite's own metric's mean and sd)} over the finished seeds
-    of each task."""
+    """{task: {"mcc_mean", "mcc_sd", "seeds"} (and the suite's own metric's mean and sd; "published_mcc" where a
+    paper reports this model on this task, with "published_source")} over the finished seeds of each task."""
     summary = {}
     metrics = dict.fromkeys(["mcc", SUITE_METRICS[results["suite"]]])
     for task in tasks:
@@ -114,34 +115,56 @@ def summarise(results: dict, tasks: list[str]) -> dict:
                 values = [run[metric] for run in runs]
                 summary[task][f"{metric}_mean"] = float(np.mean(values))
                 summary[task][f"{metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            published = PUBLISHED_TASKS.get((results["suite"], results["model"], task))
+            if published:
+                summary[task]["published_mcc"], summary[task]["published_source"] = published
     return summary
 
 
 def write_summary(results: dict, output_dir: str) -> None:
+    """summary.md (the table, the published figure per task beside ours where there is one, with its citation)
+    and mcc.png (ours as bars with the seed sd, the published figures as black marks)."""
     summary = results["summary"]
     own = SUITE_METRICS[results["suite"]]
     extra = [own] if own != "mcc" else []
+    citations = sorted({row["published_source"] for row in summary.values() if "published_mcc" in row})
+    published_column = " published MCC |" if citations else ""
     lines = [
         f"# {results['suite']}: {results['model']}",
         "",
-        "| task | MCC (mean +- sd) |" + "".join(f" {m} (mean +- sd) |" for m in extra) + " seeds |",
-        "| --- | --- |" + " --- |" * len(extra) + " --- |",
+        "| task | MCC (mean +- sd) |" + "".join(f" {m} (mean +- sd) |" for m in extra) + published_column + " seeds |",
+        "| --- | --- |" + " --- |" * len(extra) + " --- |" * bool(citations) + " --- |",
     ]
     for task, row in summary.items():
         cells = [f"{row[f'{m}_mean']:.3f} +- {row[f'{m}_sd']:.3f}" for m in ["mcc", *extra]]
+        if citations:
+            cells.append(f"{row['published_mcc']:.3f}" if "published_mcc" in row else "")
         lines.append(f"| {task} | {' | '.join(cells)} | {row['seeds']} |")
     mean = float(np.mean([row["mcc_mean"] for row in summary.values()]))
     lines += ["", f"Mean over tasks: {mean:.3f}."]
-    published = PUBLISHED.get((results["suite"], results["model"]))
-    if published:
-        lines.append(f"Published: {published[0]:.3f} ({published[1]}); a mean over the paper's full task set.")
+    lines += [f"Published MCC: {citation}." for citation in citations]
+    published_mean = PUBLISHED_MEANS.get((results["suite"], results["model"]))
+    if published_mean:
+        lines.append(
+            f"Published: {published_mean[0]:.3f} ({published_mean[1]}); a mean over the paper's full task set."
+        )
     with open(os.path.join(output_dir, "summary.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     figure, axes = plt.subplots(figsize=(6, 0.4 * len(summary) + 1.2))
     names = list(summary)
     axes.barh(
-        names, [summary[n]["mcc_mean"] for n in names], xerr=[summary[n]["mcc_sd"] for n in names], color="#255C99"
+        names,
+        [summary[n]["mcc_mean"] for n in names],
+        xerr=[summary[n]["mcc_sd"] for n in names],
+        color="#255C99",
+        label="dna_zoo",
     )
+    if citations:
+        marked = [n for n in names if "published_mcc" in summary[n]]
+        axes.scatter(
+            [summary[n]["published_mcc"] for n in marked], marked, color="black", marker="|", s=200, label="published"
+        )
+        axes.legend(loc="lower right", fontsize=8)
     axes.set(xlabel="test MCC (mean +- sd over seeds)", title=f"{results['suite']}: {results['model']}")
     axes.invert_yaxis()
     figure.tight_layout()

@@ -37,16 +37,6 @@ RECIPES = {
 }
 # Each suite's own headline metric, reported beside MCC (genomic-benchmarks reports accuracy).
 SUITE_METRICS = {"gue": "mcc", "nt": "mcc", "nt_original": "mcc", "genomic_benchmarks": "accuracy"}
-# Published suite means (MCC), with their source; shown beside ours when the model evaluated is the one named.
-PUBLISHED = {
-    ("gue", "TrinityDNA"): (0.708, "TrinityDNA, arXiv 2507.19229: GUE, 15 tasks, mean MCC"),
-    ("gue", "InstaDeepAI/nucleotide-transformer-2.5b-multi-species"): (0.636, "as reported in arXiv 2507.19229"),
-    ("gue", "zhihan1996/DNABERT-2-117M"): (0.621, "as reported in arXiv 2507.19229"),
-    ("nt_original", "InstaDeepAI/nucleotide-transformer-v2-250m-multi-species"): (
-        0.769,
-        "Nucleotide Transformer, Nature Methods 2024: 18 tasks, mean MCC",
-    ),
-}
 
 
 def _gue_tasks(root: Path) -> dict[str, Path]:
