@@ -152,8 +152,9 @@ def test_the_summary_reports_each_suites_own_metric_beside_mcc(tmp_path):
 
 
 def test_the_summary_puts_the_papers_figure_beside_each_task_of_the_same_model(tmp_path):
-    """DNABERT-2's Table 4 per GUE task, for the models it reports, with its citation; nothing for other models."""
-    from dna_zoo.evaluation.published import DNABERT2_TABLE4
+    """DNABERT-2's Table 4 per GUE task and the NT paper's figure per original NT task, for the models they
+    report, with the citation; nothing for other models."""
+    from dna_zoo.evaluation.published import DNABERT2_TABLE4, NT_FIGURE
     from dna_zoo.evaluation.runner import summarise, write_summary
 
     runs = {"tf0/seed0": {"mcc": 0.70}, "tf0/seed1": {"mcc": 0.72}, "covid/seed0": {"mcc": 0.6}}
@@ -170,6 +171,10 @@ def test_the_summary_puts_the_papers_figure_beside_each_task_of_the_same_model(t
 
     nt = {"suite": "gue", "model": "InstaDeepAI/nucleotide-transformer-2.5b-multi-species", "runs": runs}
     assert summarise(nt, ["tf0"])["tf0"]["published_mcc"] == pytest.approx(0.6664)
+    donors = {"splice_sites_donors/seed0": {"mcc": 0.9}}
+    nt18 = {"suite": "nt_original", "model": "InstaDeepAI/nucleotide-transformer-500m-1000g", "runs": donors}
+    assert summarise(nt18, ["splice_sites_donors"])["splice_sites_donors"]["published_mcc"] == 0.94
+    assert summarise(nt18, ["splice_sites_donors"])["splice_sites_donors"]["published_source"] == NT_FIGURE
     demo = {"suite": "gue", "model": "demo", "runs": runs}
     demo["summary"] = summarise(demo, ["tf0"])
     write_summary(demo, str(tmp_path))

@@ -5,6 +5,11 @@ DNABERT2_TABLE4 = (
     "Zhou et al., DNABERT-2, ICLR 2024, Table 4 (GUE test MCC, each model fine-tuned by the DNABERT-2 authors; "
     "the table is figures/Performance.png in github.com/MAGICS-LAB/DNABERT_2)"
 )
+NT_FIGURE = (
+    "Dalla-Torre et al., The Nucleotide Transformer, Nature Methods 2024: fine-tuned MCC on the 18 original tasks, "
+    "mean of 10-fold cross-validation, to 2 decimals as plotted (imgs/nt_results_rebuttal_2.png in "
+    "github.com/instadeepai/nucleotide-transformer, shown in its docs/nucleotide_transformer.md)"
+)
 TRINITY = "TrinityDNA, arXiv 2507.19229"
 
 # Table 4's columns, in dna_zoo's GUE task names (evaluation.suites: EMP/H3 -> H3, tf/0 -> tf0, ...).
@@ -45,11 +50,48 @@ _GUE_TABLE4 = {
     ),
 }
 
+# The NT figure's panels, in the task names of InstaDeepAI/nucleotide_transformer_downstream_tasks (the two
+# enhancer names are UNVERIFIED against the published files; a task under another name shows no figure).
+_NT_COLUMNS = (
+    *("H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac"),
+    *("enhancers", "enhancers_types", "promoter_all", "promoter_no_tata", "promoter_tata"),
+    *("splice_sites_all", "splice_sites_acceptors", "splice_sites_donors"),
+)
+_NT_FIGURE = {
+    "InstaDeepAI/nucleotide-transformer-2.5b-multi-species": (
+        *(0.79, 0.54, 0.62, 0.54, 0.32, 0.41, 0.62, 0.55, 0.81, 0.49),
+        *(0.55, 0.44, 0.95, 0.95, 0.92, 0.97, 0.97, 0.97),
+    ),
+    "InstaDeepAI/nucleotide-transformer-2.5b-1000g": (
+        *(0.75, 0.45, 0.53, 0.42, 0.28, 0.31, 0.57, 0.49, 0.79, 0.41),
+        *(0.55, 0.43, 0.93, 0.93, 0.91, 0.96, 0.96, 0.96),
+    ),
+    "InstaDeepAI/nucleotide-transformer-500m-1000g": (
+        *(0.74, 0.38, 0.47, 0.38, 0.26, 0.24, 0.56, 0.48, 0.76, 0.34),
+        *(0.51, 0.40, 0.90, 0.90, 0.87, 0.95, 0.93, 0.94),
+    ),
+    "InstaDeepAI/nucleotide-transformer-500m-human-ref": (
+        *(0.72, 0.37, 0.45, 0.36, 0.27, 0.24, 0.57, 0.45, 0.75, 0.33),
+        *(0.50, 0.43, 0.90, 0.90, 0.88, 0.96, 0.92, 0.94),
+    ),
+    "zhihan1996/DNABERT-2-117M": (
+        *(0.79, 0.52, 0.59, 0.51, 0.33, 0.35, 0.62, 0.55, 0.80, 0.46),
+        *(0.52, 0.42, 0.94, 0.94, 0.91, 0.91, 0.95, 0.93),
+    ),
+}
+
 # (suite, model, task) -> (MCC, citation)
 PUBLISHED_TASKS = {
-    ("gue", model, task): (value / 100, DNABERT2_TABLE4)
-    for model, row in _GUE_TABLE4.items()
-    for task, value in zip(_GUE_COLUMNS, row, strict=True)
+    **{
+        ("gue", model, task): (value / 100, DNABERT2_TABLE4)
+        for model, row in _GUE_TABLE4.items()
+        for task, value in zip(_GUE_COLUMNS, row, strict=True)
+    },
+    **{
+        ("nt_original", model, task): (value, NT_FIGURE)
+        for model, row in _NT_FIGURE.items()
+        for task, value in zip(_NT_COLUMNS, row, strict=True)
+    },
 }
 # (suite, model) -> (mean MCC over the paper's own task set, citation)
 PUBLISHED_MEANS = {
