@@ -285,7 +285,9 @@ def test_grouped_and_expert_by_expert_paths_agree():
     assert unaligned(x, weights, chosen).shape == (30, 8)
 
 
-def test_grouped_swiglu_backward_equals_autograd_through_the_same_multiplies():
+@pytest.mark.parametrize("row_block", [256, 7])  # one block, and blocks that split experts with a short last one
+def test_grouped_swiglu_backward_equals_autograd_through_the_same_multiplies(row_block, monkeypatch):
+    monkeypatch.setattr(layers, "ROW_BLOCK", row_block)
     torch.manual_seed(0)
     experts = layers.SwiGLUExperts(8, 12, num_experts=4)
     for param in experts.parameters():

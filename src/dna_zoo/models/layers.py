@@ -150,14 +150,23 @@ def grouped_linear(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor)
     return torch._grouped_mm(x, weight.transpose(1, 2), offs=offsets)
 
 
+ROW_BLOCK = 256  # rows per block of the experts' elementwise work: (256, I) floats stay in cache (2.75 MB at I 2688)
+
+
+def _row_blocks(rows: int):
+    return (slice(start, start + ROW_BLOCK) for start in range(0, rows, ROW_BLOCK))
+
+
 class GroupedSwiGLU(torch.autograd.Function):
     """SwiGLU experts over rows sorted by expert, forward and a written-out backward, each in grouped multiplies.
 
     x (N, H), gate_up_proj (E, 2I, H) (gate first), down_proj (E, H, I), offsets (E,) int32 row ends ->
     down(silu(gate) * up) (N, H). Autograd through the same ops keeps five (N, I)-sized tensors for the backward,
     allocates a fresh one for each elementwise step and concatenates the gate and up gradients into another
-    (N, 2I); on CPU each fresh tensor of this size is paid again in page faults at every step. This keeps x and
-    the (N, 2I) projection only, recomputes silu, and works in place where it can.
+    (N, 2I); on CPU each fresh tensor of this size is paid again in page faults at every step, and each
+    elementwise pass over it goes to main memory. This keeps x and the (N, 2I) projection only, recomputes silu,
+    writes into buffers allocated once, and does the elementwise work block by block of rows, each block's
+    temporaries small enough to stay in cache.
     """
 
     @staticmethod
@@ -165,7 +174,7 @@ class GroupedSwiGLU(torch.autograd.Function):
         projected = torch._grouped_mm(x, gate_up_proj.transpose(1, 2), offs=offsets)  # (N, 2I)
         gate, up = projected.chunk(2, dim=-1)
         ctx.save_for_backward(x, projected, gate_up_proj, down_proj, offsets)
-        hidden = nn.functional.silu(gate).mul_(up)  # (N, I)
+        hidden = _swiglu(gate, up, torch.empty_like(gate))  # (N, I)
         return torch._grouped_mm(hidden, down_proj.transpose(1, 2), offs=offsets)  # (N, H)
 
     @staticmethod
@@ -175,17 +184,26 @@ class GroupedSwiGLU(torch.autograd.Function):
         gate, up = projected.chunk(2, dim=-1)
         grad_projected = torch.empty_like(projected)  # (N, 2I): the gate's gradient, then the up's
         grad_gate, grad_up = grad_projected.chunk(2, dim=-1)
-        sigmoid = torch.sigmoid(gate)
-        silu = gate * sigmoid
-        hidden = torch.mul(silu, up, out=grad_up)  # the forward's product, in the buffer grad_up overwrites next
+        hidden = _swiglu(gate, up, grad_up)  # the forward's product, in the buffer grad_up overwrites next
         grad_down = torch._grouped_mm(grad_output.T, hidden, offs=offsets)  # (E, H, I)
         grad_hidden = torch._grouped_mm(grad_output, down_proj, offs=offsets)  # (N, I)
-        torch.mul(grad_hidden, silu, out=grad_up)
-        derivative = sigmoid.addcmul_(silu, sigmoid, value=-1).add_(silu)  # silu' = sigmoid (1 - silu) + silu
-        torch.mul(grad_hidden.mul_(up), derivative, out=grad_gate)
+        for rows in _row_blocks(len(gate)):
+            g, u, gh = gate[rows], up[rows], grad_hidden[rows]
+            sigmoid = torch.sigmoid(g)
+            silu = g * sigmoid
+            torch.mul(gh, silu, out=grad_up[rows])
+            derivative = sigmoid.addcmul_(silu, sigmoid, value=-1).add_(silu)  # silu' = sigmoid + silu (1 - sigmoid)
+            torch.mul(gh.mul_(u), derivative, out=grad_gate[rows])
         grad_x = torch._grouped_mm(grad_projected, gate_up_proj, offs=offsets)  # (N, H)
         grad_gate_up = torch._grouped_mm(grad_projected.T, x, offs=offsets)  # (E, 2I, H)
         return grad_x, grad_gate_up, grad_down, None
+
+
+def _swiglu(gate: torch.Tensor, up: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """out = silu(gate) * up, (N, I), block by block of rows."""
+    for rows in _row_blocks(len(gate)):
+        torch.mul(nn.functional.silu(gate[rows]), up[rows], out=out[rows])
+    return out
 
 
 class TopKRouter(nn.Module):
