@@ -6,9 +6,10 @@ DNABERT2_TABLE4 = (
     "the table is figures/Performance.png in github.com/MAGICS-LAB/DNABERT_2)"
 )
 NT_FIGURE = (
-    "Dalla-Torre et al., The Nucleotide Transformer, Nature Methods 2024: fine-tuned MCC on the 18 original tasks, "
-    "mean of 10-fold cross-validation, to 2 decimals as plotted (imgs/nt_results_rebuttal_2.png in "
-    "github.com/instadeepai/nucleotide-transformer, shown in its docs/nucleotide_transformer.md)"
+    "InstaDeep's fine-tuning results for the Nucleotide Transformer paper (Dalla-Torre et al.) on its 18 original "
+    "tasks: mean MCC of 10-fold cross-validation, to 2 decimals as plotted in imgs/nt_results_rebuttal_2.png of "
+    "github.com/instadeepai/nucleotide-transformer (shown in its docs/nucleotide_transformer.md; the file name says "
+    "it was made for the paper's peer review, before the revised task set)"
 )
 TRINITY = "TrinityDNA, arXiv 2507.19229"
 
