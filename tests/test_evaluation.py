@@ -167,6 +167,7 @@ def test_the_summary_puts_the_papers_figure_beside_each_task_of_the_same_model(t
     assert "| task | MCC (mean +- sd) | published MCC | seeds |" in text
     assert "| tf0 | 0.710 +- 0.014 | 0.720 | 2 |" in text and "| covid | 0.600 +- 0.000 | 0.710 | 1 |" in text
     assert f"Published MCC: {DNABERT2_TABLE4}." in text
+    assert "Over the 2 task(s) with a published figure: ours 0.655, published 0.715." in text
     assert "Published: 0.621" in text  # the suite mean another paper reports
 
     nt = {"suite": "gue", "model": "InstaDeepAI/nucleotide-transformer-2.5b-multi-species", "runs": runs}

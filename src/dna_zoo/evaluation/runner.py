@@ -142,6 +142,12 @@ def write_summary(results: dict, output_dir: str) -> None:
         lines.append(f"| {task} | {' | '.join(cells)} | {row['seeds']} |")
     mean = float(np.mean([row["mcc_mean"] for row in summary.values()]))
     lines += ["", f"Mean over tasks: {mean:.3f}."]
+    compared = [row for row in summary.values() if "published_mcc" in row]
+    if compared:
+        ours, theirs = (float(np.mean([row[key] for row in compared])) for key in ("mcc_mean", "published_mcc"))
+        lines.append(
+            f"Over the {len(compared)} task(s) with a published figure: ours {ours:.3f}, published {theirs:.3f}."
+        )
     lines += [f"Published MCC: {citation}." for citation in citations]
     published_mean = PUBLISHED_MEANS.get((results["suite"], results["model"]))
     if published_mean:
