@@ -209,10 +209,14 @@ def _embed_windowed(model, tokenizer, sequence: str, spans, pooling, *options) -
     return out
 
 
-def _longest_encoding(tokenizer, pieces: list[str]) -> int:
-    """Tokens in the longest encoding of `pieces` (a bounded batch: a chromosome's encodings at once would hold
-    hundreds of bytes per token)."""
-    return max(len(ids) for ids in tokenizer(pieces, verbose=False)["input_ids"])
+def _longest_encoding(tokenizer, pieces: list[str], batch: int = 256) -> int:
+    """Tokens in the longest encoding of `pieces`, tokenized `batch` at a time (a chromosome's encodings at once
+    would hold hundreds of bytes per token)."""
+    return max(
+        len(ids)
+        for start in range(0, len(pieces), batch)
+        for ids in tokenizer(pieces[start : start + batch], verbose=False)["input_ids"]
+    )
 
 
 def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, context: int) -> tuple[int, int]:
@@ -228,7 +232,7 @@ def fit_window(tokenizer, sequences: list[str], window: int, overlap: int, conte
     for _ in range(8):
         spans = [windows(len(s), fitted, shrunk(fitted)) for s in sequences]
         pieces = [s[start:end] for s, row in zip(sequences, spans) for start, end in row]
-        longest = max(_longest_encoding(tokenizer, pieces[i : i + 256]) for i in range(0, len(pieces), 256))
+        longest = _longest_encoding(tokenizer, pieces)
         if longest <= context:
             break
         fitted = max(1, min(fitted - 1, fitted * context // longest))
@@ -381,7 +385,7 @@ def embed(
         if not (pooling == "mean" or (pooling == "none" and per_base)):
             raise ValueError("windows are stitched per base: use pooling='mean' or pooling='none' with per_base=True")
         window, overlap = fit_window(tokenizer, sequences, window, overlap, model.config.max_tokens)
-        spans = [windows(len(s), window, min(overlap, window - 1)) for s in sequences]
+        spans = [windows(len(s), window, overlap) for s in sequences]  # overlap < window: fit_window caps it
         options = (layer, strand, batch_size, device, dtype)
         total = sum(map(len, sequences))
         with tqdm(total=total, desc="embedding", unit="base", unit_scale=True, disable=not progress) as bar:

@@ -157,6 +157,13 @@ def _row_blocks(rows: int):
     return (slice(start, start + ROW_BLOCK) for start in range(0, rows, ROW_BLOCK))
 
 
+def _swiglu(gate: torch.Tensor, up: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """out = silu(gate) * up, (N, I), block by block of rows."""
+    for rows in _row_blocks(len(gate)):
+        torch.mul(nn.functional.silu(gate[rows]), up[rows], out=out[rows])
+    return out
+
+
 class GroupedSwiGLU(torch.autograd.Function):
     """SwiGLU experts over rows sorted by expert, forward and a written-out backward, each in grouped multiplies.
 
@@ -197,13 +204,6 @@ class GroupedSwiGLU(torch.autograd.Function):
         grad_x = torch._grouped_mm(grad_projected, gate_up_proj, offs=offsets)  # (N, H)
         grad_gate_up = torch._grouped_mm(grad_projected.T, x, offs=offsets)  # (E, 2I, H)
         return grad_x, grad_gate_up, grad_down, None
-
-
-def _swiglu(gate: torch.Tensor, up: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = silu(gate) * up, (N, I), block by block of rows."""
-    for rows in _row_blocks(len(gate)):
-        torch.mul(nn.functional.silu(gate[rows]), up[rows], out=out[rows])
-    return out
 
 
 class TopKRouter(nn.Module):
